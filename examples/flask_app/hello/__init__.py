@@ -1,0 +1,60 @@
+"""The example app that pydeploy.wsgi deploys: a small Flask app shaped like a real one."""
+
+import os
+import platform
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+__version__ = "1.0.0"
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
+        APP_VERSION=os.environ.get("APP_VERSION", __version__),
+        # Behind Nginx: the cookie only travels over HTTPS and is out of reach of scripts.
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "1") == "1",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    if config:
+        app.config.update(config)
+    if not app.config["SECRET_KEY"]:
+        raise RuntimeError("SECRET_KEY is not set: put it in the app's environment file")
+
+    # One proxy (Nginx) stands in front: trust one hop of X-Forwarded-* so that
+    # request.scheme, request.host and request.remote_addr are the client's.
+    hops = int(os.environ.get("TRUSTED_PROXY_HOPS", "1"))
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+
+    @app.route("/")
+    def index():
+        return render_template("index.html", version=app.config["APP_VERSION"], host=platform.node())
+
+    @app.route("/health")
+    def health():
+        # Liveness: the process answers.
+        return jsonify(status="healthy")
+
+    @app.route("/ready")
+    def ready():
+        # Readiness: the app has what it needs to serve requests.
+        checks = {"secret_key": bool(app.config["SECRET_KEY"])}
+        ok = all(checks.values())
+        return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+
+    @app.route("/whoami")
+    def whoami():
+        # What the app sees of the request after the proxy: scheme and client address.
+        return jsonify(
+            scheme=request.scheme,
+            host=request.host,
+            remote_addr=request.remote_addr,
+            url=request.url,
+            version=app.config["APP_VERSION"],
+        )
+
+    return app

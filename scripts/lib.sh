@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/demo, scripts/test and scripts/image.
+# Everything here is idempotent: a second call finds its work done and returns.
+set -euo pipefail
+
+PYDEPLOY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYDEPLOY_VENV=${PYDEPLOY_VENV:-$PYDEPLOY_ROOT/.venv}
+# The systemd image every container host boots. Set PYDEPLOY_IMAGE to use your
+# own (it is pulled if it is not present); the default one is built here.
+PYDEPLOY_DEFAULT_IMAGE=pydeploy/debian12-systemd:latest
+PYDEPLOY_IMAGE=${PYDEPLOY_IMAGE:-$PYDEPLOY_DEFAULT_IMAGE}
+PYDEPLOY_DEBIAN_MIRROR=${PYDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+__apt_updated=
+apt_install() {
+  # Installs the Debian packages among "$@" that are missing, with one apt run.
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "Installing Debian packages: ${missing[*]}"
+  if [ -z "$__apt_updated" ]; then as_root apt-get update -qq; __apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_venv() {
+  # One project virtualenv with the pinned tools; rebuilt only when
+  # requirements.txt changes.
+  local stamp="$PYDEPLOY_VENV/.requirements.sha256" want
+  want=$(sha256sum "$PYDEPLOY_ROOT/requirements.txt" | cut -d' ' -f1)
+  if [ -x "$PYDEPLOY_VENV/bin/ansible-playbook" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    :
+  else
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+    log "Creating the project virtualenv in $PYDEPLOY_VENV"
+    python3 -m venv "$PYDEPLOY_VENV"
+    "$PYDEPLOY_VENV/bin/pip" install -q --upgrade pip
+    "$PYDEPLOY_VENV/bin/pip" install -q -r "$PYDEPLOY_ROOT/requirements.txt"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$PYDEPLOY_VENV/bin:$PATH"
+  export ANSIBLE_CONFIG="$PYDEPLOY_ROOT/ansible.cfg"
+}
+
+ensure_docker() {
+  # A running Docker engine: Debian's docker.io, and dockerd started in the
+  # background where no init system starts it.
+  docker info >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  command -v docker >/dev/null 2>&1 || apt_install docker.io
+  docker info >/dev/null 2>&1 && return 0
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    as_root systemctl start docker
+  else
+    log "Starting dockerd in the background (log: /var/log/pydeploy-dockerd.log)"
+    as_root sh -c 'nohup dockerd >/var/log/pydeploy-dockerd.log 2>&1 &'
+  fi
+  local i
+  for i in $(seq 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "the Docker engine did not start; see /var/log/pydeploy-dockerd.log"
+}
+
+ensure_image() {
+  # The systemd base image: built with debootstrap under our default name,
+  # pulled under any other name the user chose.
+  docker image inspect "$PYDEPLOY_IMAGE" >/dev/null 2>&1 && return 0
+  if [ "$PYDEPLOY_IMAGE" != "$PYDEPLOY_DEFAULT_IMAGE" ]; then
+    log "Pulling $PYDEPLOY_IMAGE"
+    docker pull "$PYDEPLOY_IMAGE" || die "PYDEPLOY_IMAGE=$PYDEPLOY_IMAGE can't be pulled; unset it to build the default image"
+    return 0
+  fi
+  build_image
+}
+
+build_image() {
+  apt_install debootstrap
+  local rootfs
+  rootfs=$(mktemp -d /var/tmp/pydeploy-rootfs.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "as_root rm -rf '$rootfs'" RETURN
+  log "Building $PYDEPLOY_DEFAULT_IMAGE with debootstrap (about a minute)"
+  as_root debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,procps,ca-certificates \
+    bookworm "$rootfs" "$PYDEPLOY_DEBIAN_MIRROR" >/dev/null
+  # A container has no consoles or kernel to manage, and keeps apt's lists so
+  # that a first apt run does not start by downloading them.
+  as_root chroot "$rootfs" systemctl mask getty.target systemd-udevd.service \
+    systemd-modules-load.service sys-kernel-debug.mount sys-kernel-tracing.mount >/dev/null 2>&1
+  as_root rm -f "$rootfs/etc/machine-id" "$rootfs/var/lib/dbus/machine-id"
+  as_root touch "$rootfs/etc/machine-id"
+  as_root chroot "$rootfs" apt-get clean
+  as_root tar -C "$rootfs" -c . | docker import \
+    -c 'CMD ["/lib/systemd/systemd"]' \
+    -m "pydeploy.wsgi systemd base image (debootstrap bookworm)" - "$PYDEPLOY_DEFAULT_IMAGE" >/dev/null
+  log "Built $PYDEPLOY_DEFAULT_IMAGE"
+}
+
+systemd_run() {
+  # Starts a container from our systemd image the way the Molecule platforms
+  # do: systemd as PID 1 without --privileged.
+  local name=$1
+  shift
+  docker run -d --name "$name" --hostname "$name" \
+    --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
+    -v /sys/fs/cgroup/systemd:/sys/fs/cgroup/systemd:rw \
+    --tmpfs /run:rw,exec --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
+    "$@" "$PYDEPLOY_IMAGE" /lib/systemd/systemd >/dev/null
+  local i
+  for i in $(seq 30); do
+    case "$(docker exec "$name" systemctl is-system-running 2>/dev/null)" in
+      running | degraded) return 0 ;;
+    esac
+    sleep 1
+  done
+  die "systemd did not boot in container $name"
+}
