@@ -94,7 +94,7 @@ def test_env_file_holds_the_secret_and_is_not_world_readable(host):
 
 
 def test_code_is_not_writable_by_the_app_user(host):
-    for path in (f"/srv/{APP}/current/wsgi.py", f"/srv/{APP}/current", f"/srv/{APP}/venv/bin"):
+    for path in (f"/srv/{APP}/current/wsgi.py", f"/srv/{APP}/current/", f"/srv/{APP}/current/venv/bin", f"/srv/{APP}/releases"):
         assert host.run(f"runuser -u {APP} -- test -w {path}").rc != 0, path
     assert host.run(f"runuser -u {APP} -- test -w /var/log/{APP}").rc == 0
 
