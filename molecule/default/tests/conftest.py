@@ -1,7 +1,11 @@
 """Helpers shared by the scenario's testinfra tests."""
 
+import concurrent.futures
 import json
+import os
+import re
 import shlex
+import subprocess
 import uuid
 
 import pytest
@@ -38,3 +42,29 @@ class Http:
 @pytest.fixture
 def http(host):
     return Http(host)
+
+
+def run_playbook(playbook, *args, timeout=900):
+    """Runs one of the collection's playbooks against the scenario's hosts.
+
+    Returns (exit code, output). The scenario's environment (collections,
+    vault password) comes from Molecule.
+    """
+    root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{root}/playbooks/{playbook}", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def run_side_by_side(jobs, workers=4):
+    """Runs {name: (playbook, args)} at once; returns {name: (exit code, output)}."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(run_playbook, playbook, *args) for name, (playbook, args) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def changed_count(out):
+    """The sum of changed=N over the play recap; fails if there is no recap."""
+    counts = re.findall(r"changed=(\d+)", out)
+    assert counts, out[-2000:]
+    return sum(int(count) for count in counts)

@@ -1,0 +1,197 @@
+"""The release lifecycle, step by step, in file order (each test builds on the last).
+
+v1 comes from converge (site.yml with examples/flask_app). Every other
+version is made here, on the controller, from the same example app.
+"""
+
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import APP, changed_count, run_playbook, run_side_by_side
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "flask_app"
+SECRET = "release-scenario-secret-3f9a1c77d2e04b6b9d0e5a8c1f2b3c4d"
+DB_PASSWORD = "db-password-9c2e7b1d5f"
+RELEASES = f"/srv/{APP}/releases"
+
+
+def make_version(base, version, broken=False):
+    """A copy of the example app that reports `version`; `broken` fails at import."""
+    target = base / f"v{version}{'-broken' if broken else ''}"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    init = target / "hello" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text()))
+    if broken:
+        wsgi = target / "wsgi.py"
+        wsgi.write_text("import module_that_does_not_exist  # noqa: F401\n" + wsgi.read_text())
+    return target
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    base = tmp_path_factory.mktemp("versions")
+    made = {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True)}
+    # v4: a git repository with a tag, made here.
+    repo = make_version(base, "4.0.0")
+    git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "v4"], check=True)
+    subprocess.run([*git, "tag", "v4.0.0"], check=True)
+    made["v4"] = repo
+    # v5: a wheel of the app, built with its pyproject.toml.
+    wheel_src = make_version(base, "5.0.0")
+    wheels = base / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(wheel_src)], check=True)
+    made["v5"] = next(wheels.glob("hello_pydeploy-5.0.0-*.whl"))
+    return made
+
+
+def served_version(http):
+    return http.json("https://localhost/whoami")["version"]
+
+
+def current_release(host):
+    return host.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def deploy(*args):
+    return run_playbook("deploy.yml", *args)
+
+
+def test_v1_from_converge_serves(http, host):
+    assert served_version(http) == "1.0.0"
+    assert host.file(f"/srv/{APP}/current").is_symlink
+
+
+def test_v2_deploys_and_serves(http, host, versions):
+    v1 = current_release(host)
+    rc, out = deploy("-e", f"app_src={versions['v2']}")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "2.0.0"
+    v2 = current_release(host)
+    assert v2 != v1
+    assert host.file(f"/srv/{APP}/previous").linked_to == f"{RELEASES}/{v1}"
+    # Its own venv, code owned by root, shared folder linked in.
+    assert host.file(f"{RELEASES}/{v2}/venv/bin/gunicorn").exists
+    assert host.file(f"{RELEASES}/{v2}/wsgi.py").user == "root"
+    assert host.file(f"{RELEASES}/{v2}/data").linked_to == f"/srv/{APP}/shared/data"
+
+
+def test_migration_ran_once_per_release(host):
+    log = host.file(f"/srv/{APP}/shared/data/migrations.log").content_string.split()
+    releases = host.check_output(f"ls {RELEASES}").split()
+    assert sorted(log) == sorted(releases), (log, releases)
+
+
+def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions):
+    v2 = current_release(host)
+    # A bounded stream of requests through Nginx while the deploy runs.
+    host.check_output(
+        "systemd-run --unit=probe-stream --collect /bin/sh -c "
+        "'rm -f /tmp/stream.log; i=0; while [ $i -lt 1200 ] && [ ! -e /tmp/stream.stop ]; do "
+        "curl -sk --max-time 5 -o - -w \" %{http_code}\\n\" https://localhost/whoami >> /tmp/stream.log; "
+        "i=$((i+1)); sleep 0.1; done'"
+    )
+    rc, out = deploy("-e", f"app_src={versions['v3']}")
+    host.check_output("touch /tmp/stream.stop; sleep 1; systemctl stop probe-stream || true; rm -f /tmp/stream.stop")
+    assert rc != 0, out[-3000:]
+    failed = re.search(r"Release (\S+) failed its trial", out)
+    assert failed, out[-3000:]
+    assert "module_that_does_not_exist" in out
+    assert current_release(host) == v2
+    assert served_version(http) == "2.0.0"
+    assert host.file(f"{RELEASES}/{failed.group(1)}/.pydeploy/failed").exists
+    answers = host.file("/tmp/stream.log").content_string.strip().splitlines()
+    bad = [line for line in answers if not line.endswith(" 200") or '"version":"2.0.0"' not in line]
+    print(f"requests during the broken deploy: {len(answers)}, failed or not v2: {len(bad)}")
+    assert len(answers) >= 20
+    assert bad == []
+
+
+def test_rollback_returns_to_v1(http, host):
+    rc, out = run_playbook("rollback.yml")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "1.0.0"
+
+
+def test_deploying_the_served_version_again_changes_nothing(host):
+    before = current_release(host)
+    rc, out = deploy("-e", f"app_src={EXAMPLE}")
+    assert rc == 0, out[-3000:]
+    assert changed_count(out) == 0, out[-3000:]
+    assert current_release(host) == before
+
+
+def test_git_source_deploys_a_tag(http, host, versions):
+    rc, out = deploy("-e", "app_source=git", "-e", f"app_git_repo={versions['v4']}", "-e", "app_git_version=v4.0.0")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "4.0.0"
+    assert current_release(host).startswith("v4.0.0-")
+    info = json.loads(host.file(f"/srv/{APP}/current/.pydeploy/release.json").content_string)
+    assert info["source"].startswith("git ")
+
+
+def test_wheel_source_deploys(http, host, versions):
+    rc, out = deploy("-e", "app_source=package", "-e", f"app_package={versions['v5']}")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "5.0.0"
+    assert current_release(host).startswith("hello_pydeploy-5.0.0-")
+
+
+def test_old_releases_are_pruned_failed_first(host):
+    releases = host.check_output(f"ls {RELEASES}").split()
+    assert len(releases) == 4, releases
+    assert not any(host.file(f"{RELEASES}/{r}/.pydeploy/failed").exists for r in releases)
+    for link in ("current", "previous"):
+        assert host.file(f"/srv/{APP}/{link}").linked_to.rsplit("/", 1)[-1] in releases
+
+
+PREFLIGHT = {
+    "secret_key": '{"app_secret_key": "too-short"}',
+    "debug_off": '{"app_env": {"DEBUG": "1"}}',
+    "debug_off (FLASK_DEBUG)": '{"app_env": {"FLASK_DEBUG": "true"}}',
+    "cookie_secure": '{"app_env": {"SESSION_COOKIE_SECURE": "0"}}',
+    "cookie_httponly": '{"app_env": {"SESSION_COOKIE_HTTPONLY": "false"}}',
+    "no_sqlite": '{"app_env": {"DATABASE_URL": "sqlite:////srv/hello/db.sqlite"}}',
+}
+
+
+@pytest.fixture(scope="module")
+def preflight_runs():
+    jobs = {name: ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()}
+    jobs["waived"] = ("deploy.yml", ["--check", "-e", '{"app_env": {"DEBUG": "1"}, "app_preflight_waivers": ["debug_off"]}'])
+    return run_side_by_side(jobs)
+
+
+@pytest.mark.parametrize("name", PREFLIGHT)
+def test_preflight_check_fails_before_any_change(preflight_runs, name):
+    rc, out = preflight_runs[name]
+    check = name.split()[0]
+    assert rc != 0, out[-2000:]
+    assert f"Preflight checks failed: {check}" in out, out[-2000:]
+    assert "To waive a check knowingly" in out
+    assert changed_count(out) == 0
+    assert "TASK [pydeploy.wsgi.app : Create the app's group]" not in out
+
+
+def test_waived_preflight_check_passes_with_a_warning(preflight_runs):
+    rc, out = preflight_runs["waived"]
+    assert rc == 0, out[-2000:]
+    assert "WARNING: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
+
+
+def test_no_secret_reaches_a_verbose_log(http):
+    new_secret = "rotated-secret-7d41c0a9e85b4f3aa1b2c3d4e5f60718"
+    rc, out = deploy("-vvv", "-e", f"app_secret_key={new_secret}")
+    assert rc == 0, out[-3000:]
+    assert len(out) > 10000
+    for secret in (SECRET, new_secret, DB_PASSWORD):
+        assert secret not in out
+    assert served_version(http) == "5.0.0"
