@@ -96,8 +96,8 @@ def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions):
     host.check_output(
         "systemd-run --unit=probe-stream --collect /bin/sh -c "
         "'rm -f /tmp/stream.log; i=0; while [ $i -lt 1200 ] && [ ! -e /tmp/stream.stop ]; do "
-        "curl -sk --max-time 5 -o - -w \" %{http_code}\\n\" https://localhost/whoami >> /tmp/stream.log; "
-        "i=$((i+1)); sleep 0.1; done'"
+        "answer=$(curl -sk --max-time 5 -w \" %{http_code}\" https://localhost/whoami | tr -d \"\\n\"); "
+        "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
     )
     rc, out = deploy("-e", f"app_src={versions['v3']}")
     host.check_output("touch /tmp/stream.stop; sleep 1; systemctl stop probe-stream || true; rm -f /tmp/stream.stop")
@@ -187,11 +187,16 @@ def test_waived_preflight_check_passes_with_a_warning(preflight_runs):
     assert "WARNING: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
 
 
-def test_no_secret_reaches_a_verbose_log(http):
+def test_no_secret_reaches_a_verbose_log(http, host):
+    # A full deploy with -vvv: the inventory's version (v1) is switched back
+    # to behind a trial, and a rotated secret rewrites the environment file.
     new_secret = "rotated-secret-7d41c0a9e85b4f3aa1b2c3d4e5f60718"
     rc, out = deploy("-vvv", "-e", f"app_secret_key={new_secret}")
     assert rc == 0, out[-3000:]
     assert len(out) > 10000
+    assert "Write the app's environment file" in out
     for secret in (SECRET, new_secret, DB_PASSWORD):
         assert secret not in out
-    assert served_version(http) == "5.0.0"
+    assert served_version(http) == "1.0.0"
+    # The running app got the rotated secret: its environment file has it.
+    assert host.run(f"grep -qF {new_secret} /etc/{APP}/env").rc == 0
