@@ -68,3 +68,31 @@ def changed_count(out):
     counts = re.findall(r"changed=(\d+)", out)
     assert counts, out[-2000:]
     return sum(int(count) for count in counts)
+
+
+class RequestStream:
+    """A bounded stream of HTTPS requests through Nginx, run inside the host.
+
+    At most `limit` requests, one every 0.1 s, until stop(); each line of the
+    log is the answer's body followed by its HTTP status.
+    """
+
+    def __init__(self, host, url="https://localhost/whoami", limit=1200):
+        self.host = host
+        self.url = url
+        self.limit = limit
+
+    def __enter__(self):
+        self.host.check_output(
+            "rm -f /tmp/stream.log /tmp/stream.stop; systemd-run --unit=request-stream --collect /bin/sh -c "
+            f"'i=0; while [ $i -lt {self.limit} ] && [ ! -e /tmp/stream.stop ]; do "
+            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.url} | tr -d \"\\n\"); "
+            "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
+        )
+        return self
+
+    def __exit__(self, *exc):
+        self.host.run("touch /tmp/stream.stop; sleep 1.5; systemctl stop request-stream 2>/dev/null; true")
+
+    def answers(self):
+        return self.host.file("/tmp/stream.log").content_string.strip().splitlines()

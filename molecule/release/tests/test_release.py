@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import APP, changed_count, run_playbook, run_side_by_side
+from conftest import APP, RequestStream, changed_count, run_playbook, run_side_by_side
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "flask_app"
@@ -70,11 +70,21 @@ def test_v1_from_converge_serves(http, host):
     assert host.file(f"/srv/{APP}/current").is_symlink
 
 
-def test_v2_deploys_and_serves(http, host, versions):
+def test_v2_deploys_and_serves_without_a_failed_request(http, host, versions, capsys):
     v1 = current_release(host)
-    rc, out = deploy("-e", f"app_src={versions['v2']}")
+    with RequestStream(host) as stream:
+        rc, out = deploy("-e", f"app_src={versions['v2']}")
     assert rc == 0, out[-3000:]
     assert served_version(http) == "2.0.0"
+    answers = stream.answers()
+    failed = [line for line in answers if not line.endswith(" 200")]
+    versions_seen = [v for v in ("1.0.0", "2.0.0") if any(f'"version":"{v}"' in line for line in answers)]
+    with capsys.disabled():
+        print(f"\n  switch v1 -> v2: {len(answers)} requests, {len(failed)} failed, versions seen: {versions_seen}")
+    # Requests went on through the trial, the switch and the restart.
+    assert len(answers) >= 20
+    assert failed == []
+    assert versions_seen == ["1.0.0", "2.0.0"]
     v2 = current_release(host)
     assert v2 != v1
     assert host.file(f"/srv/{APP}/previous").linked_to == f"{RELEASES}/{v1}"
@@ -90,17 +100,10 @@ def test_migration_ran_once_per_release(host):
     assert sorted(log) == sorted(releases), (log, releases)
 
 
-def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions):
+def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions, capsys):
     v2 = current_release(host)
-    # A bounded stream of requests through Nginx while the deploy runs.
-    host.check_output(
-        "systemd-run --unit=probe-stream --collect /bin/sh -c "
-        "'rm -f /tmp/stream.log; i=0; while [ $i -lt 1200 ] && [ ! -e /tmp/stream.stop ]; do "
-        "answer=$(curl -sk --max-time 5 -w \" %{http_code}\" https://localhost/whoami | tr -d \"\\n\"); "
-        "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
-    )
-    rc, out = deploy("-e", f"app_src={versions['v3']}")
-    host.check_output("touch /tmp/stream.stop; sleep 1; systemctl stop probe-stream || true; rm -f /tmp/stream.stop")
+    with RequestStream(host) as stream:
+        rc, out = deploy("-e", f"app_src={versions['v3']}")
     assert rc != 0, out[-3000:]
     failed = re.search(r"Release (\S+) failed its trial", out)
     assert failed, out[-3000:]
@@ -108,9 +111,10 @@ def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions):
     assert current_release(host) == v2
     assert served_version(http) == "2.0.0"
     assert host.file(f"{RELEASES}/{failed.group(1)}/.pydeploy/failed").exists
-    answers = host.file("/tmp/stream.log").content_string.strip().splitlines()
+    answers = stream.answers()
     bad = [line for line in answers if not line.endswith(" 200") or '"version":"2.0.0"' not in line]
-    print(f"requests during the broken deploy: {len(answers)}, failed or not v2: {len(bad)}")
+    with capsys.disabled():
+        print(f"\n  broken v3 refused: {len(answers)} requests, {len(bad)} failed or not v2")
     assert len(answers) >= 20
     assert bad == []
 
@@ -151,6 +155,30 @@ def test_old_releases_are_pruned_failed_first(host):
     assert not any(host.file(f"{RELEASES}/{r}/.pydeploy/failed").exists for r in releases)
     for link in ("current", "previous"):
         assert host.file(f"/srv/{APP}/{link}").linked_to.rsplit("/", 1)[-1] in releases
+
+
+def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
+    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "2.0.0"
+    wheels = host.check_output(f"ls /srv/{APP}/current/.pydeploy/wheels")
+    assert "flask-3.1.3-py3-none-any.whl" in wheels.lower()
+    assert "gunicorn-" in wheels
+    info = json.loads(host.file(f"/srv/{APP}/current/.pydeploy/release.json").content_string)
+    assert info["build_inputs"]["wheelhouse"] is True
+    assert len(host.check_output(f"ls {RELEASES}").split()) == 4
+
+
+def test_rollback_to_a_named_release(http, host):
+    v4 = next(r for r in host.check_output(f"ls {RELEASES}").split() if r.startswith("v4.0.0-"))
+    rc, out = run_playbook("rollback.yml", "-e", "app_rollback_to=no-such-release")
+    assert rc != 0
+    assert "app_rollback_to: release no-such-release is not a complete release" in out
+    assert served_version(http) == "2.0.0"
+    rc, out = run_playbook("rollback.yml", "-e", f"app_rollback_to={v4}")
+    assert rc == 0, out[-3000:]
+    assert served_version(http) == "4.0.0"
+    assert current_release(host) == v4
 
 
 PREFLIGHT = {
