@@ -86,7 +86,7 @@ class RequestStream:
         self.host.check_output(
             "rm -f /tmp/stream.log /tmp/stream.stop; systemd-run --unit=request-stream --collect /bin/sh -c "
             f"'i=0; while [ $i -lt {self.limit} ] && [ ! -e /tmp/stream.stop ]; do "
-            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.url} | tr -d \"\\n\"); "
+            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.url} | tr -d \"\\r\\n\"); "
             "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
         )
         return self
