@@ -111,3 +111,53 @@ def test_rotated_log_keeps_being_written(host, http):
     probe = uuid.uuid4().hex
     http.get(f"https://localhost/health?after-rotation={probe}")
     assert probe in host.file(f"/var/log/{APP}/access.log").content_string
+
+
+def test_socket_and_service_are_enabled_and_active(host):
+    for unit in (f"{APP}.socket", f"{APP}.service"):
+        service = host.service(unit)
+        assert service.is_enabled, unit
+        assert service.is_running, unit
+
+
+def test_service_sandbox_exposure_is_at_most_2(host, capsys):
+    out = host.check_output(f"systemd-analyze security --no-pager {APP}.service")
+    exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
+    assert exposure, out[-500:]
+    with capsys.disabled():
+        print(f"\n  systemd-analyze security {APP}.service: exposure {exposure.group(1)}")
+    assert float(exposure.group(1)) <= 2.0
+
+
+def test_gunicorn_reads_the_rendered_settings(host):
+    # What Gunicorn itself makes of the file, not only what the file says.
+    seen = host.check_output(f"/srv/{APP}/current/venv/bin/gunicorn --print-config --config /etc/{APP}/gunicorn.conf.py")
+    settings = dict(line.split(" = ", 1) for line in seen.splitlines() if " = " in line)
+    expected = {
+        "workers": "2", "worker_class": "sync", "threads": "1", "worker_connections": "1000",
+        "timeout": "30", "graceful_timeout": "30", "keepalive": "2",
+        "max_requests": "1000", "max_requests_jitter": "50", "preload_app": "False",
+        "limit_request_line": "4094", "limit_request_fields": "100", "limit_request_field_size": "8190",
+        "accesslog": f"/var/log/{APP}/access.log", "errorlog": f"/var/log/{APP}/error.log", "loglevel": "info",
+        "wsgi_app": "wsgi:app", "proc_name": APP,
+    }
+    for name, value in expected.items():
+        assert settings.get(name) == value, (name, settings.get(name))
+    assert "%(D)s" in settings["access_log_format"]
+    assert "127.0.0.1" in settings["forwarded_allow_ips"]
+
+
+def test_killed_master_is_back_within_10_seconds(host, http, capsys):
+    old = host.check_output(f"systemctl show -p MainPID --value {APP}.service")
+    host.check_output(f"kill -9 {old}")
+    # Polls /health once every 0.5 s for at most 10 s, inside the host.
+    waited = host.check_output(
+        "for i in $(seq 1 20); do sleep 0.5; "
+        "curl -skf --max-time 2 -o /dev/null https://localhost/health && { echo $i; exit 0; }; done; echo never"
+    )
+    assert waited != "never", "the app did not answer within 10 s"
+    with capsys.disabled():
+        print(f"\n  after kill -9 of the master, the app answered again within {int(waited) * 0.5:.1f} s")
+    new = host.check_output(f"systemctl show -p MainPID --value {APP}.service")
+    assert new not in (old, "0")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
