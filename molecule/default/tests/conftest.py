@@ -53,7 +53,8 @@ def run_playbook(playbook, *args, timeout=900):
     root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{root}/playbooks/{playbook}", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    return result.returncode, result.stdout + result.stderr
+    # Without the colours Molecule's environment asks for.
+    return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
 
 
 def run_side_by_side(jobs, workers=4):
@@ -77,16 +78,17 @@ class RequestStream:
     log is the answer's body followed by its HTTP status.
     """
 
-    def __init__(self, host, url="https://localhost/whoami", limit=1200):
+    def __init__(self, host, url="https://localhost/whoami", limit=1200, curl_args=()):
         self.host = host
         self.url = url
         self.limit = limit
+        self.curl_args = shlex.join(curl_args)
 
     def __enter__(self):
         self.host.check_output(
             "rm -f /tmp/stream.log /tmp/stream.stop; systemd-run --unit=request-stream --collect /bin/sh -c "
             f"'i=0; while [ $i -lt {self.limit} ] && [ ! -e /tmp/stream.stop ]; do "
-            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.url} | tr -d \"\\r\\n\"); "
+            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.curl_args} {self.url} | tr -d \"\\r\\n\"); "
             "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
         )
         return self

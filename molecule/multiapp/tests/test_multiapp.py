@@ -1,0 +1,154 @@
+"""Two apps on one host: their own units, sockets, users and logs; Gunicorn
+configuration changes applied under a stream of requests, none failing.
+
+The last two tests change the hello app's settings, in order.
+"""
+
+import json
+import re
+
+import pytest
+from conftest import RequestStream, run_playbook
+
+APPS = {"hello": "sync", "chat": "gevent"}
+
+
+def resolve(app):
+    return ["--resolve", f"{app}.test:443:127.0.0.1"]
+
+
+def master_pid(host, app):
+    return int(host.check_output(f"systemctl show --property MainPID --value {app}.service"))
+
+
+def worker_pids(host, app):
+    master = master_pid(host, app)
+    return sorted(host.check_output(f"pgrep --parent {master}").split())
+
+
+def run_in_sandbox(host, app, user, command):
+    """Runs `command` as `user` under a copy of the app's service unit."""
+    unit = host.file(f"/etc/systemd/system/{app}.service").content_string
+    unit = re.sub(r"^(Type|NotifyAccess|ExecReload|Restart|Requires|After)=.*\n", "", unit, flags=re.M)
+    unit = re.sub(r"^ExecStart=.*$", f"ExecStart={command}", unit, flags=re.M)
+    unit = re.sub(r"^User=.*$", f"User={user}", unit, flags=re.M)
+    unit = unit.replace("[Service]", "[Service]\nType=oneshot")
+    host.run("rm -f /run/systemd/system/sandbox-probe.service; systemctl daemon-reload")
+    host.check_output(f"cat > /run/systemd/system/sandbox-probe.service <<'EOF'\n{unit}EOF\nsystemctl daemon-reload")
+    return host.run("systemctl start sandbox-probe.service")
+
+
+def stream_counts(stream):
+    answers = stream.answers()
+    failed = [line for line in answers if not line.endswith(" 200")]
+    return answers, failed
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_app_has_its_units_user_and_logs(host, app):
+    for unit in (f"{app}.socket", f"{app}.service"):
+        assert host.service(unit).is_enabled, unit
+        assert host.service(unit).is_running, unit
+    assert host.user(app).exists
+    uids = host.check_output(f"ps -o uid= --ppid {master_pid(host, app)}").split()
+    assert uids and set(uids) == {str(host.user(app).uid)}
+    log_dir = host.file(f"/var/log/{app}")
+    assert log_dir.user == app and log_dir.mode == 0o750
+    assert host.file(f"/var/log/{app}/access.log").exists
+    assert host.file(f"/etc/logrotate.d/{app}").contains(f"/var/log/{app}/")
+    assert host.file(f"/etc/nginx/sites-enabled/{app}.conf").exists
+    assert host.file(f"/etc/ssl/pydeploy/{app}.test.crt").exists
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_app_answers_on_its_own_socket(host, app):
+    out = host.check_output(f"curl -s --max-time 10 --unix-socket /run/{app}/gunicorn.sock http://{app}.test/whoami")
+    assert json.loads(out)["version"] == f"{app}-1"
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_server_name_reaches_its_app_through_nginx(http, app):
+    answer = http.json(f"https://{app}.test/whoami", *resolve(app))
+    assert answer["version"] == f"{app}-1"
+    assert answer["scheme"] == "https"
+    status, _, body = http.get(f"https://{app}.test/", *resolve(app))
+    assert status == 200 and f"{app}-1" in body
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_app_runs_its_worker_class(host, app):
+    worker_class = APPS[app]
+    assert host.file(f"/etc/{app}/gunicorn.conf.py").contains(f'^worker_class = "{worker_class}"$')
+    assert host.file(f"/var/log/{app}/error.log").contains(f"Using worker: {worker_class}")
+    has_gevent = host.run(f"/srv/{app}/current/venv/bin/python -c 'import gevent, greenlet'").rc == 0
+    # gevent (with greenlet) only in the venv of the app that uses it.
+    assert has_gevent == (worker_class == "gevent")
+
+
+def test_apps_cannot_read_each_others_secrets(host):
+    assert host.run("sudo -u hello cat /etc/chat/env").rc != 0
+    assert host.run("sudo -u chat cat /etc/hello/env").rc != 0
+    assert host.run("sudo -u chat test -w /var/log/hello/access.log").rc != 0
+
+
+def test_app_writes_only_its_shared_folders(host):
+    # ProtectSystem=strict: the shared folder is writable (ReadWritePaths),
+    # the code and the rest of /srv are not, even where permissions allow.
+    unit = host.file("/etc/systemd/system/hello.service").content_string
+    assert re.search(r"^ReadWritePaths=/var/log/hello /srv/hello/shared/uploads$", unit, re.M), unit
+    # A copy of the service unit running a command instead of Gunicorn: as
+    # the app user, the shared folder takes a file; even root cannot write
+    # next to the code there, while outside the sandbox root can.
+    assert run_in_sandbox(host, "hello", "hello", "/usr/bin/touch /srv/hello/shared/uploads/probe").rc == 0
+    assert run_in_sandbox(host, "hello", "root", "/usr/bin/touch /srv/hello/probe").rc != 0
+    assert "Read-only file system" in host.check_output("journalctl -u sandbox-probe -n 5 --no-pager")
+    assert host.run("touch /srv/hello/probe && rm /srv/hello/probe").rc == 0
+
+
+def test_config_change_reloads_without_a_failed_request(host, http, capsys):
+    before_master, before_workers = master_pid(host, "hello"), worker_pids(host, "hello")
+    chat_master = master_pid(host, "chat")
+    with RequestStream(host, "https://hello.test/whoami", curl_args=resolve("hello")) as stream:
+        rc, out = run_playbook("site.yml", "-e", "pydeploy_app_name=hello", "-e", "gunicorn_timeout=31")
+    assert rc == 0, out[-3000:]
+    answers, failed = stream_counts(stream)
+    with capsys.disabled():
+        print(f"\n  gunicorn.conf.py change (HUP): {len(answers)} requests, {len(failed)} failed")
+    assert len(answers) >= 20
+    assert failed == []
+    assert re.search(r"RUNNING HANDLER \[[^]]*Reload Gunicorn\]", out)
+    assert not re.search(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)
+    # HUP: same master, new workers; the other app untouched.
+    assert master_pid(host, "hello") == before_master
+    assert set(worker_pids(host, "hello")).isdisjoint(before_workers)
+    assert master_pid(host, "chat") == chat_master
+    assert host.file("/etc/hello/gunicorn.conf.py").contains("^timeout = 31$")
+
+
+def test_unit_change_restarts_once_without_a_failed_request(host, capsys):
+    before_master = master_pid(host, "hello")
+    chat_master = master_pid(host, "chat")
+    with RequestStream(host, "https://hello.test/whoami", curl_args=resolve("hello")) as stream:
+        # The unit (a sandbox override) and the configuration change together.
+        rc, out = run_playbook(
+            "site.yml",
+            "-e",
+            "pydeploy_app_name=hello",
+            "-e",
+            "gunicorn_timeout=32",
+            "-e",
+            '{"gunicorn_sandbox_overrides": {"PrivateDevices": false}}',
+        )
+    assert rc == 0, out[-3000:]
+    answers, failed = stream_counts(stream)
+    with capsys.disabled():
+        print(f"\n  unit + config change (restart): {len(answers)} requests, {len(failed)} failed")
+    assert len(answers) >= 20
+    assert failed == []
+    # One restart applies both; the reload is skipped.
+    assert len(re.findall(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)) == 1
+    assert re.search(r"Reload Gunicorn\] \*+\nskipping", out), out[-3000:]
+    assert master_pid(host, "hello") != before_master
+    assert master_pid(host, "chat") == chat_master
+    assert host.file("/etc/systemd/system/hello.service").contains("^PrivateDevices=no$")
+    assert host.service("hello.service").is_running
