@@ -43,3 +43,8 @@ def test_refuses_to_start_without_a_secret_key(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()
+
+
+def test_login_refuses_unknown_credentials(client):
+    assert client.get("/login").status_code == 200
+    assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 401

@@ -46,6 +46,14 @@ def create_app(config=None):
         ok = all(checks.values())
         return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
 
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        # Stands in for a login form: the kind of location Nginx rate-limits
+        # per client address (nginx_rate_limit_locations).
+        if request.method == "POST":
+            return jsonify(error="invalid credentials"), 401
+        return jsonify(form=["username", "password"])
+
     @app.route("/whoami")
     def whoami():
         # What the app sees of the request after the proxy: scheme and client address.

@@ -1,11 +1,14 @@
 """Helpers shared by the scenario's testinfra tests."""
 
 import concurrent.futures
+import datetime
 import json
 import os
+import pathlib
 import re
 import shlex
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -98,3 +101,57 @@ class RequestStream:
 
     def answers(self):
         return self.host.file("/tmp/stream.log").content_string.strip().splitlines()
+
+
+def sslyze(target, ca_file, profile):
+    """Runs sslyze from the controller against `target` (name:port{ip});
+    returns (exit code, output). Exit code 0: compliant with the Mozilla profile."""
+    cmd = [
+        str(pathlib.Path(sys.executable).parent / "sslyze"),
+        f"--mozilla_config={profile}",
+        f"--certinfo_ca_file={ca_file}",
+        target,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def make_certificate(directory, names, days=30, not_before_days=-1, key=None, issuer=None):
+    """Writes a certificate for `names` (DNS names or IPs) and its key into
+    `directory`, on the controller; signed by `issuer` (cert, key) or by
+    itself. Returns (certificate path, key path, (certificate, key))."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    sans = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    issuer_cert, issuer_key = issuer or (None, key)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=not_before_days))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    stem = pathlib.Path(directory) / f"{re.sub(r'[^A-Za-z0-9.-]', '_', names[0])}-{uuid.uuid4().hex[:8]}"
+    cert_path, key_path = stem.with_suffix(".crt"), stem.with_suffix(".key")
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path), (cert, key)

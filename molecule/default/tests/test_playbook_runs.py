@@ -3,6 +3,9 @@
 - A check run (--check --diff) finds nothing to change.
 - Bad input fails at argument validation, naming the variable, before any
   task changes the host; the app keeps serving.
+- tls_mode files refuses a key that is not the certificate's, an expired
+  certificate and one that does not cover the server names, before any
+  change: Nginx keeps presenting the certificate it had.
 
 The runs are independent, so they go side by side.
 """
@@ -10,7 +13,7 @@ The runs are independent, so they go side by side.
 import re
 
 import pytest
-from conftest import changed_count, run_side_by_side
+from conftest import changed_count, make_certificate, run_side_by_side
 
 BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
@@ -24,10 +27,42 @@ BAD_INPUT = [
 ]
 
 
+NAMES = ["localhost", "127.0.0.1"]
+# (case, what the failure names)
+BAD_FILES = [
+    ("key of another certificate", "is not the key of the certificate tls_cert_src"),
+    ("expired", "expired on"),
+    ("other names", "does not cover localhost, 127.0.0.1"),
+]
+
+
+def files_mode(cert, key):
+    return ["-e", "tls_mode=files", "-e", f"tls_cert_src={cert}", "-e", f"tls_key_src={key}"]
+
+
+def served_fingerprint(host):
+    return host.check_output(
+        "echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    )
+
+
 @pytest.fixture(scope="module")
-def runs():
+def before(host):
+    return served_fingerprint(host)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, before):
+    certs = tmp_path_factory.mktemp("certs")
+    good_cert, _, _ = make_certificate(certs, NAMES)
+    _, other_key, _ = make_certificate(certs, NAMES)
+    expired_cert, expired_key, _ = make_certificate(certs, NAMES, days=-1, not_before_days=-30)
+    other_cert, other_names_key, _ = make_certificate(certs, ["example.org", "www.example.org"])
     jobs = {"check": ("site.yml", ["--check", "--diff"])}
     jobs.update({extra: ("site.yml", ["-e", extra]) for extra, _ in BAD_INPUT})
+    jobs["key of another certificate"] = ("site.yml", files_mode(good_cert, other_key))
+    jobs["expired"] = ("site.yml", files_mode(expired_cert, expired_key))
+    jobs["other names"] = ("site.yml", files_mode(other_cert, other_names_key))
     return run_side_by_side(jobs)
 
 
@@ -50,6 +85,17 @@ def test_bad_variable_fails_before_any_change(runs, extra, named):
     assert "TASK [pydeploy.wsgi.python : Install Python" not in out
 
 
-def test_app_still_serves_after_the_failed_runs(runs, http):
-    assert len(runs) == len(BAD_INPUT) + 1
+@pytest.mark.parametrize(("case", "message"), BAD_FILES, ids=[case for case, _ in BAD_FILES])
+def test_files_mode_refuses_a_certificate_that_does_not_fit(runs, case, message):
+    rc, out = runs[case]
+    assert rc != 0, out[-2000:]
+    assert message in out, out[-2000:]
+    assert changed_count(out) == 0, out[-2000:]
+    assert "TASK [pydeploy.wsgi.python : Install Python" not in out
+
+
+def test_app_still_serves_after_the_failed_runs(runs, http, host, before):
+    assert len(runs) == len(BAD_INPUT) + len(BAD_FILES) + 1
     assert http.json("https://localhost/health") == {"status": "healthy"}
+    # Nginx still presents the certificate it had.
+    assert served_fingerprint(host) == before
