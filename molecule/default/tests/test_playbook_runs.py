@@ -24,6 +24,10 @@ BAD_INPUT = [
     ('{"nginx_static_locations": [{"location": "/static", "path": "x/"}]}', "nginx_static_locations"),
     ("tls_key_type=DSA", "tls_key_type"),
     ("pydeploy_app_name=Bad/Name", "pydeploy_app_name"),
+    ("nginx_tls_profile=old", "nginx_tls_profile"),
+    ("nginx_rate_limit_rate=fast", "nginx_rate_limit_rate"),
+    ('{"gunicorn_sandbox_overrides": {"no such directive": true}}', "gunicorn_sandbox_overrides"),
+    ("tls_mode=acme", "tls_acme_terms_agreed"),
 ]
 
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import RequestStream, run_playbook
+from conftest import RequestStream, run_playbook, sslyze
 
 APPS = {"hello": "sync", "chat": "gevent"}
 
@@ -83,6 +83,21 @@ def test_each_app_runs_its_worker_class(host, app):
     has_gevent = host.run(f"/srv/{app}/current/venv/bin/python -c 'import gevent, greenlet'").rc == 0
     # gevent (with greenlet) only in the venv of the app that uses it.
     assert has_gevent == (worker_class == "gevent")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_tls_passes_sslyze_mozilla_modern(host, tmp_path, app, capsys):
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(host.file("/etc/ssl/pydeploy/pydeploy-ca.crt").content_string)
+    rc, out = sslyze(f"{app}.test:18444{{127.0.0.1}}", ca_file, "modern")
+    verdict = re.search(rf"^\s*{app}.test:18444: (.*)$", out, re.M)
+    with capsys.disabled():
+        print(f"\n  sslyze --mozilla_config=modern {app}.test: {verdict.group(1) if verdict else out[-500:]}")
+    assert rc == 0, out[-3000:]
+    assert verdict and verdict.group(1) == "OK - Compliant.", out[-3000:]
+    # TLS 1.2 is refused, with or without the name.
+    for name in (f"-servername {app}.test", "-noservername"):
+        assert host.run(f"echo | openssl s_client -connect 127.0.0.1:443 {name} -tls1_2").rc != 0, name
 
 
 def test_apps_cannot_read_each_others_secrets(host):
