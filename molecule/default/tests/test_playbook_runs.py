@@ -13,7 +13,7 @@ The runs are independent, so they go side by side.
 import re
 
 import pytest
-from conftest import changed_count, make_certificate, run_side_by_side
+from conftest import changed_count, make_certificate, run_playbook, run_side_by_side
 
 BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
@@ -103,3 +103,19 @@ def test_app_still_serves_after_the_failed_runs(runs, http, host, before):
     assert http.json("https://localhost/health") == {"status": "healthy"}
     # Nginx still presents the certificate it had.
     assert served_fingerprint(host) == before
+
+
+def test_value_nginx_refuses_leaves_the_running_config(runs, host, http):
+    # Passes the role's checks, fails nginx -t: the site file is put back,
+    # Nginx is never reloaded with it, and the play says why.
+    site = "/etc/nginx/sites-available/hello.conf"
+    before = host.file(site).content_string
+    nginx_master = host.check_output("cat /run/nginx.pid")
+    rc, out = run_playbook("site.yml", "-e", "nginx_proxy_read_timeout=soon")
+    assert rc != 0
+    assert "The Nginx site hello failed nginx -t" in out, out[-2000:]
+    assert 'invalid value "soon"' in out or "soon" in out
+    assert host.file(site).content_string == before
+    assert host.run("nginx -t").rc == 0
+    assert host.check_output("cat /run/nginx.pid") == nginx_master
+    assert http.json("https://localhost/health") == {"status": "healthy"}
