@@ -38,10 +38,20 @@ def run_in_sandbox(host, app, user, command):
     return host.run("systemctl start sandbox-probe.service")
 
 
-def stream_counts(stream):
+def hello_under_stream(host, capsys, label, *extra_vars):
+    """Runs site.yml for hello with `extra_vars` while a stream of requests
+    goes to hello; prints and checks the count: none may fail. Returns the
+    playbook's output."""
+    with RequestStream(host, "https://hello.test/whoami", curl_args=resolve("hello")) as stream:
+        rc, out = run_playbook("site.yml", "-e", "pydeploy_app_name=hello", *[a for v in extra_vars for a in ("-e", v)])
+    assert rc == 0, out[-3000:]
     answers = stream.answers()
     failed = [line for line in answers if not line.endswith(" 200")]
-    return answers, failed
+    with capsys.disabled():
+        print(f"\n  {label}: {len(answers)} requests, {len(failed)} failed")
+    assert len(answers) >= 20
+    assert failed == []
+    return out
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -120,17 +130,10 @@ def test_app_writes_only_its_shared_folders(host):
     assert host.run("touch /srv/hello/probe && rm /srv/hello/probe").rc == 0
 
 
-def test_config_change_reloads_without_a_failed_request(host, http, capsys):
+def test_config_change_reloads_without_a_failed_request(host, capsys):
     before_master, before_workers = master_pid(host, "hello"), worker_pids(host, "hello")
     chat_master = master_pid(host, "chat")
-    with RequestStream(host, "https://hello.test/whoami", curl_args=resolve("hello")) as stream:
-        rc, out = run_playbook("site.yml", "-e", "pydeploy_app_name=hello", "-e", "gunicorn_timeout=31")
-    assert rc == 0, out[-3000:]
-    answers, failed = stream_counts(stream)
-    with capsys.disabled():
-        print(f"\n  gunicorn.conf.py change (HUP): {len(answers)} requests, {len(failed)} failed")
-    assert len(answers) >= 20
-    assert failed == []
+    out = hello_under_stream(host, capsys, "gunicorn.conf.py change (HUP)", "gunicorn_timeout=31")
     assert re.search(r"RUNNING HANDLER \[[^]]*Reload Gunicorn\]", out)
     assert not re.search(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)
     # HUP: same master, new workers; the other app untouched.
@@ -143,23 +146,14 @@ def test_config_change_reloads_without_a_failed_request(host, http, capsys):
 def test_unit_change_restarts_once_without_a_failed_request(host, capsys):
     before_master = master_pid(host, "hello")
     chat_master = master_pid(host, "chat")
-    with RequestStream(host, "https://hello.test/whoami", curl_args=resolve("hello")) as stream:
-        # The unit (a sandbox override) and the configuration change together.
-        rc, out = run_playbook(
-            "site.yml",
-            "-e",
-            "pydeploy_app_name=hello",
-            "-e",
-            "gunicorn_timeout=32",
-            "-e",
-            '{"gunicorn_sandbox_overrides": {"PrivateDevices": false}}',
-        )
-    assert rc == 0, out[-3000:]
-    answers, failed = stream_counts(stream)
-    with capsys.disabled():
-        print(f"\n  unit + config change (restart): {len(answers)} requests, {len(failed)} failed")
-    assert len(answers) >= 20
-    assert failed == []
+    # The unit (a sandbox override) and the configuration change together.
+    out = hello_under_stream(
+        host,
+        capsys,
+        "unit + config change (restart)",
+        "gunicorn_timeout=32",
+        '{"gunicorn_sandbox_overrides": {"PrivateDevices": false}}',
+    )
     # One restart applies both; the reload is skipped.
     assert len(re.findall(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)) == 1
     assert re.search(r"Reload Gunicorn\] \*+\nskipping", out), out[-3000:]
