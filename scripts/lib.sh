@@ -10,6 +10,20 @@ PYDEPLOY_VENV=${PYDEPLOY_VENV:-$PYDEPLOY_ROOT/.venv}
 PYDEPLOY_DEFAULT_IMAGE=pydeploy/debian12-systemd:latest
 PYDEPLOY_IMAGE=${PYDEPLOY_IMAGE:-$PYDEPLOY_DEFAULT_IMAGE}
 PYDEPLOY_DEBIAN_MIRROR=${PYDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The test hosts of every scenario but default start from a second image: the
+# base one with the Debian packages the roles and the tests install already
+# there (as apt installs them: with recommends), so that each scenario does
+# not download and unpack them again. The default scenario converges from the
+# base image and keeps the install path tested. Its tag is a hash of the base
+# image and this list: a change to either builds it anew.
+PYDEPLOY_PACKAGES_IMAGE_REPO=pydeploy/debian12-systemd-packages
+PYDEPLOY_TEST_PACKAGES=(
+  python3 python3-venv python3-pip   # python role
+  python3-cryptography               # tls role
+  nginx logrotate                    # nginx and logrotate roles
+  curl openssl                       # molecule/_shared/prepare.yml
+  pebble                             # the ACME CA of the acme scenario
+)
 export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -105,6 +119,34 @@ build_image() {
     -c 'CMD ["/lib/systemd/systemd"]' \
     -m "pydeploy.wsgi systemd base image (debootstrap bookworm)" - "$PYDEPLOY_DEFAULT_IMAGE" >/dev/null
   log "Built $PYDEPLOY_DEFAULT_IMAGE"
+}
+
+packages_image() {
+  # Exports PYDEPLOY_PACKAGES_IMAGE (molecule/*/molecule.yml read it): the
+  # packages image's name for the present base image and package list.
+  local key
+  key=$({ docker image inspect -f '{{.Id}}' "$PYDEPLOY_IMAGE"; printf '%s\n' "${PYDEPLOY_TEST_PACKAGES[@]}"; } | sha256sum | cut -c1-12)
+  export PYDEPLOY_PACKAGES_IMAGE="$PYDEPLOY_PACKAGES_IMAGE_REPO:$key"
+}
+
+ensure_packages_image() {
+  # The packages image, built if it is missing.
+  local name=pydeploy-packages-build
+  ensure_image
+  packages_image
+  docker image inspect "$PYDEPLOY_PACKAGES_IMAGE" >/dev/null 2>&1 && return 0
+  log "Building $PYDEPLOY_PACKAGES_IMAGE: $PYDEPLOY_IMAGE with the test hosts' packages"
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker run --name "$name" "$PYDEPLOY_IMAGE" /bin/sh -c \
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PYDEPLOY_TEST_PACKAGES[*]} >/dev/null && apt-get clean" \
+    || die "installing the test hosts' packages failed (above)"
+  docker commit -c 'CMD ["/lib/systemd/systemd"]' -m "pydeploy.wsgi test hosts: ${PYDEPLOY_TEST_PACKAGES[*]}" \
+    "$name" "$PYDEPLOY_PACKAGES_IMAGE" >/dev/null
+  docker rm "$name" >/dev/null
+  # Earlier builds of it (another base image or package list) go.
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$PYDEPLOY_PACKAGES_IMAGE_REPO" | grep -vxF "$PYDEPLOY_PACKAGES_IMAGE" |
+    xargs -r docker image rm >/dev/null 2>&1 || true
+  log "Built $PYDEPLOY_PACKAGES_IMAGE"
 }
 
 systemd_run() {

@@ -1,6 +1,5 @@
 """Helpers shared by the scenario's testinfra tests."""
 
-import concurrent.futures
 import datetime
 import json
 import os
@@ -58,13 +57,6 @@ def run_playbook(playbook, *args, timeout=900):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     # Without the colours Molecule's environment asks for.
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-
-
-def run_side_by_side(jobs, workers=4):
-    """Runs {name: (playbook, args)} at once; returns {name: (exit code, output)}."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(run_playbook, playbook, *args) for name, (playbook, args) in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
 
 
 def changed_count(out):

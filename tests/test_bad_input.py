@@ -1,0 +1,159 @@
+"""Bad input fails at the input checks, naming the variable, before any task
+touches a host.
+
+Each case runs the real playbooks/site.yml (or deploy.yml) with the demo inventory's
+group_vars, against a host that cannot be reached (a container that does not
+exist), without gathering facts: the input checks run on the controller, so
+a case passes only if the play stops before its first contact with the host
+(and the checks read no facts).
+A control run with good input shows that the same play does go on to the
+host, so the cases prove something.
+"""
+
+import concurrent.futures
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# make_certificate() and changed_count() are the scenarios' helpers.
+_spec = importlib.util.spec_from_file_location("scenario_helpers", ROOT / "molecule" / "default" / "tests" / "conftest.py")
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+HOST = "pydeploy-unreachable"
+# site.yml's first task after the input checks.
+FIRST_ROLE_TASK = "TASK [pydeploy.wsgi.python : Install the extra CA certificates]"
+# deploy.yml's first task on the host after them.
+FIRST_DEPLOY_TASK = "TASK [pydeploy.wsgi.app : Create the app's group]"
+# (extra vars, what the failure names)
+BAD_INPUT = [
+    ("nginx_https_port=fourfourthree", "nginx_https_port"),
+    ("gunicorn_worker_class=turbo", "gunicorn_worker_class"),
+    ("gunicorn_workers=many", "gunicorn_workers"),
+    ("gunicorn_wsgi_app=not-an-entry-point", "gunicorn_wsgi_app"),
+    ('{"app_env": {"BAD NAME": "x"}}', "app_env"),
+    ('{"nginx_static_locations": [{"location": "/static", "path": "x/"}]}', "nginx_static_locations"),
+    ("tls_key_type=DSA", "tls_key_type"),
+    ("pydeploy_app_name=Bad/Name", "pydeploy_app_name"),
+    ("nginx_tls_profile=old", "nginx_tls_profile"),
+    ("nginx_rate_limit_rate=fast", "nginx_rate_limit_rate"),
+    ('{"gunicorn_sandbox_overrides": {"no such directive": true}}', "gunicorn_sandbox_overrides"),
+    ("tls_mode=acme", "tls_acme_terms_agreed"),
+]
+NAMES = ["localhost", "127.0.0.1"]
+# (case, what the failure says): tls_mode files with certificates that do not fit.
+BAD_FILES = [
+    ("key of another certificate", "is not the key of the certificate tls_cert_src"),
+    ("expired", "expired on"),
+    ("other names", "does not cover localhost, 127.0.0.1"),
+]
+
+
+# (name, extra vars) for deploy.yml: the app role's preflight checks.
+PREFLIGHT = {
+    "secret_key": '{"app_secret_key": "too-short"}',
+    "debug_off": '{"app_env": {"DEBUG": "1"}}',
+    "debug_off (FLASK_DEBUG)": '{"app_env": {"FLASK_DEBUG": "true"}}',
+    "cookie_secure": '{"app_env": {"SESSION_COOKIE_SECURE": "0"}}',
+    "cookie_httponly": '{"app_env": {"SESSION_COOKIE_HTTPONLY": "false"}}',
+    "no_sqlite": '{"app_env": {"DATABASE_URL": "sqlite:////srv/hello/db.sqlite"}}',
+}
+
+
+def files_mode(cert, key):
+    return ["-e", "tls_mode=files", "-e", f"tls_cert_src={cert}", "-e", f"tls_key_src={key}"]
+
+
+def run_playbook(inventory, playbook, *args):
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_GATHERING="explicit",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_VAULT_PASSWORD_FILE=str(ROOT / "inventories" / "demo" / "vault-password.txt"),
+        PYDEPLOY_EXAMPLES_DIR=str(ROOT / "examples"),
+    )
+    cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / playbook), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bad-input")
+    inventory = base / "inventory"
+    inventory.mkdir()
+    (inventory / "group_vars").symlink_to(ROOT / "inventories" / "demo" / "group_vars")
+    hosts = {"all": {"children": {"web": {"hosts": {HOST: {
+        "ansible_connection": "community.docker.docker",
+        "ansible_host": HOST,
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }}}}}}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    certs = base / "certs"
+    certs.mkdir()
+    good_cert, _, _ = helpers.make_certificate(certs, NAMES)
+    _, other_key, _ = helpers.make_certificate(certs, NAMES)
+    expired_cert, expired_key, _ = helpers.make_certificate(certs, NAMES, days=-1, not_before_days=-30)
+    other_cert, other_names_key, _ = helpers.make_certificate(certs, ["example.org", "www.example.org"])
+    jobs = {"control": ("site.yml", [])}
+    jobs.update({extra: ("site.yml", ["-e", extra]) for extra, _ in BAD_INPUT})
+    jobs["key of another certificate"] = ("site.yml", files_mode(good_cert, other_key))
+    jobs["expired"] = ("site.yml", files_mode(expired_cert, expired_key))
+    jobs["other names"] = ("site.yml", files_mode(other_cert, other_names_key))
+    jobs["deploy control"] = ("deploy.yml", [])
+    jobs.update({f"preflight {name}": ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()})
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run_playbook, inventory, playbook, *args) for name, (playbook, args) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
+    """The play ended in the input checks: no role task started, nothing
+    changed, and the host was never contacted."""
+    assert helpers.changed_count(out) == 0, out[-2000:]
+    assert first_task not in out, out[-2000:]
+    assert re.search(rf"^{HOST}\s+: .*unreachable=0 ", out, re.M), out[-2000:]
+
+
+@pytest.mark.parametrize(("control", "first_task"), [("control", FIRST_ROLE_TASK), ("deploy control", FIRST_DEPLOY_TASK)])
+def test_good_input_goes_on_to_the_host(runs, control, first_task):
+    # The control: past the checks, the play's first role task tries the host.
+    rc, out = runs[control]
+    assert rc != 0, out[-2000:]
+    assert first_task in out, out[-3000:]
+    # ... and fails there, for want of the host.
+    assert re.search(rf"^fatal: \[{HOST}\]", out[out.index(first_task) :], re.M), out[-3000:]
+
+
+@pytest.mark.parametrize(("extra", "named"), BAD_INPUT, ids=[named for _, named in BAD_INPUT])
+def test_bad_variable_fails_before_any_change(runs, extra, named):
+    rc, out = runs[extra]
+    assert rc != 0, out[-2000:]
+    failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
+    assert named in failure, out[-2000:]
+    stopped_before_the_host(out)
+
+
+@pytest.mark.parametrize(("case", "message"), BAD_FILES, ids=[case for case, _ in BAD_FILES])
+def test_files_mode_refuses_a_certificate_that_does_not_fit(runs, case, message):
+    rc, out = runs[case]
+    assert rc != 0, out[-2000:]
+    assert message in out, out[-2000:]
+    stopped_before_the_host(out)
+
+
+@pytest.mark.parametrize("name", PREFLIGHT)
+def test_preflight_check_fails_before_any_change(runs, name):
+    rc, out = runs[f"preflight {name}"]
+    check = name.split()[0]
+    assert rc != 0, out[-2000:]
+    assert f"Preflight checks failed: {check}" in out, out[-2000:]
+    assert "To waive a check knowingly" in out
+    stopped_before_the_host(out, FIRST_DEPLOY_TASK)

@@ -1,0 +1,74 @@
+"""The app role packs a folder source on the controller; runs side by side
+(two inventories, or a test bed running scenarios at once) must each ship
+their own folder, never an archive another run wrote."""
+
+import concurrent.futures
+import os
+import pathlib
+import subprocess
+import tarfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+PLAYBOOK = """
+- name: Pack a folder source
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: Pack it as the app role does
+      ansible.builtin.include_role:
+        name: pydeploy.wsgi.app
+        tasks_from: source_dir.yml
+    - name: Report the archive
+      ansible.builtin.copy:
+        content: "{{ __app_artifact }} {{ __app_source_sha }}"
+        dest: "{{ report }}"
+        mode: "0644"
+"""
+
+
+def pack(playbook, cache, src, report):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    cmd = [
+        "ansible-playbook", "-i", "localhost,", str(playbook),
+        "-e", f"app_src={src}", "-e", f"app_controller_cache_dir={cache}", "-e", f"report={report}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return report.read_text().split()
+
+
+def test_runs_side_by_side_each_ship_their_own_folder(tmp_path):
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    cache = tmp_path / "cache"
+    sources = {}
+    for name in ("one", "two", "three", "four"):
+        src = tmp_path / "src" / name
+        src.mkdir(parents=True)
+        (src / "marker.txt").write_text(name * 1000)
+        sources[name] = src
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(pack, playbook, cache, src, tmp_path / f"{name}.report") for name, src in sources.items()}
+        reports = {name: future.result() for name, future in futures.items()}
+    assert len({artifact for artifact, _ in reports.values()}) == 4, reports
+    for name, (artifact, _) in reports.items():
+        with tarfile.open(artifact) as archive:
+            assert archive.extractfile("./marker.txt").read().decode() == name * 1000, artifact
+    # Nothing half-written is left behind.
+    assert not list(cache.glob("*.part")), list(cache.iterdir())
+
+
+def test_the_same_folder_packs_to_the_same_archive(tmp_path):
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker.txt").write_text("same")
+    first = pack(playbook, tmp_path / "cache", src, tmp_path / "first.report")
+    second = pack(playbook, tmp_path / "cache", src, tmp_path / "second.report")
+    assert first == second
+    assert pathlib.Path(first[0]).name == f"dir-{first[1]}.tar.gz"
