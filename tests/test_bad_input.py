@@ -108,6 +108,10 @@ def runs(tmp_path_factory):
     jobs["expired"] = ("site.yml", files_mode(expired_cert, expired_key))
     jobs["other names"] = ("site.yml", files_mode(other_cert, other_names_key))
     jobs["deploy control"] = ("deploy.yml", [])
+    # The checks run whatever --tags asks for.
+    jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
+    jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
+    jobs["site --tags nginx"] = ("site.yml", ["--tags", "nginx", "-e", "nginx_tls_profile=old"])
     jobs.update({f"preflight {name}": ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()})
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(run_playbook, inventory, playbook, *args) for name, (playbook, args) in jobs.items()}
@@ -122,7 +126,10 @@ def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
     assert re.search(rf"^{HOST}\s+: .*unreachable=0 ", out, re.M), out[-2000:]
 
 
-@pytest.mark.parametrize(("control", "first_task"), [("control", FIRST_ROLE_TASK), ("deploy control", FIRST_DEPLOY_TASK)])
+@pytest.mark.parametrize(
+    ("control", "first_task"),
+    [("control", FIRST_ROLE_TASK), ("deploy control", FIRST_DEPLOY_TASK), ("deploy --tags app control", FIRST_DEPLOY_TASK)],
+)
 def test_good_input_goes_on_to_the_host(runs, control, first_task):
     # The control: past the checks, the play's first role task tries the host.
     rc, out = runs[control]
@@ -157,3 +164,18 @@ def test_preflight_check_fails_before_any_change(runs, name):
     assert f"Preflight checks failed: {check}" in out, out[-2000:]
     assert "To waive a check knowingly" in out
     stopped_before_the_host(out, FIRST_DEPLOY_TASK)
+
+
+@pytest.mark.parametrize(
+    ("case", "named", "first_task"),
+    [
+        ("deploy --tags app", "gunicorn_worker_class", FIRST_DEPLOY_TASK),
+        ("site --tags nginx", "nginx_tls_profile", "TASK [pydeploy.wsgi.nginx : Install Nginx]"),
+    ],
+)
+def test_bad_variable_fails_whatever_the_tags(runs, case, named, first_task):
+    rc, out = runs[case]
+    assert rc != 0, out[-2000:]
+    failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
+    assert named in failure, out[-2000:]
+    stopped_before_the_host(out, first_task)

@@ -31,6 +31,8 @@ PLAYBOOK = """
 
 
 def pack(playbook, cache, src, report):
+    # The role's main tasks make the cache folder before any source is packed.
+    cache.mkdir(exist_ok=True)
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     cmd = [
         "ansible-playbook", "-i", "localhost,", str(playbook),

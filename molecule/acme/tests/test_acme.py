@@ -36,6 +36,17 @@ def test_nginx_presents_the_certificate_pebble_issued(host):
     assert out.strip() == '{"status":"healthy"}'
 
 
+def test_ocsp_stapling_has_the_hosts_resolvers(host):
+    # A CA's certificate gets OCSP stapling, which needs Nginx to resolve the
+    # responder: the site names the nameservers of the host's resolv.conf
+    # (the dns facts, which ansible.cfg must gather).
+    site = host.file("/etc/nginx/sites-available/hello.conf").content_string
+    assert "ssl_stapling on;" in site
+    nameservers = re.findall(r"^nameserver\s+(\S+)", host.file("/etc/resolv.conf").content_string, re.M)
+    assert nameservers
+    assert re.search(rf"^\s*resolver {re.escape(' '.join(nameservers))} valid=300s;", site, re.M), site
+
+
 def test_keys_are_root_only_and_challenges_are_cleaned_up(host):
     for key in (f"/etc/ssl/pydeploy/private/{NAME}.key", "/etc/ssl/pydeploy/private/acme-account.key"):
         f = host.file(key)
