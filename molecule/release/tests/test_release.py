@@ -70,6 +70,20 @@ def test_v1_from_converge_serves(http, host):
     assert host.file(f"/srv/{APP}/current").is_symlink
 
 
+def test_role_variables_set_in_the_inventory_are_used(host):
+    # group_vars set gunicorn_socket_path and nginx_site_name, which the
+    # playbooks also derive from pydeploy_app_name: the inventory wins, and
+    # the front end and the health gate follow the app server's socket.
+    sock = host.file("/run/hello/release.sock")
+    assert sock.is_socket
+    assert not host.file("/run/hello/gunicorn.sock").exists
+    assert host.check_output("systemctl show -p Listen --value hello.socket").startswith("/run/hello/release.sock")
+    site = host.file("/etc/nginx/sites-enabled/hello-release.conf")
+    assert site.exists
+    assert "server unix:/run/hello/release.sock" in site.content_string
+    assert not host.file("/etc/nginx/sites-enabled/hello.conf").exists
+
+
 def test_v2_deploys_and_serves_without_a_failed_request(http, host, versions, capsys):
     v1 = current_release(host)
     with RequestStream(host) as stream:
