@@ -39,7 +39,7 @@ def test_nginx_presents_the_certificate_pebble_issued(host):
 def test_ocsp_stapling_has_the_hosts_resolvers(host):
     # A CA's certificate gets OCSP stapling, which needs Nginx to resolve the
     # responder: the site names the nameservers of the host's resolv.conf
-    # (the dns facts, which ansible.cfg must gather).
+    # (from the host's dns facts).
     site = host.file("/etc/nginx/sites-available/hello.conf").content_string
     assert "ssl_stapling on;" in site
     nameservers = re.findall(r"^nameserver\s+(\S+)", host.file("/etc/resolv.conf").content_string, re.M)
