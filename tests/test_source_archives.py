@@ -4,6 +4,7 @@ their own folder, never an archive another run wrote."""
 
 import concurrent.futures
 import os
+import time
 import pathlib
 import subprocess
 import tarfile
@@ -74,3 +75,24 @@ def test_the_same_folder_packs_to_the_same_archive(tmp_path):
     second = pack(playbook, tmp_path / "cache", src, tmp_path / "second.report")
     assert first == second
     assert pathlib.Path(first[0]).name == f"dir-{first[1]}.tar.gz"
+
+
+def test_archives_of_earlier_days_are_removed(tmp_path):
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    two_days_ago = time.time() - 2 * 86400
+    old = [cache / "dir-0123.tar.gz", cache / "git-4567.tar.gz", cache / "dir-89ab.tar.gz.part"]
+    for path in old:
+        path.write_text("old")
+        os.utime(path, (two_days_ago, two_days_ago))
+    recent = cache / "dir-cdef.tar.gz"
+    recent.write_text("another run's, of today")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker.txt").write_text("new")
+    artifact, _ = pack(playbook, cache, src, tmp_path / "report")
+    assert not [path for path in old if path.exists()]
+    assert recent.exists()
+    assert pathlib.Path(artifact).exists()
