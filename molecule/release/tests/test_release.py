@@ -70,7 +70,7 @@ def test_v1_from_converge_serves(http, host):
     assert host.file(f"/srv/{APP}/current").is_symlink
 
 
-def test_role_variables_set_in_the_inventory_are_used(host):
+def test_role_variables_set_in_the_inventory_are_used(host, http):
     # group_vars set gunicorn_socket_path and nginx_site_name, which the
     # playbooks also derive from pydeploy_app_name: the inventory wins, and
     # the front end and the health gate follow the app server's socket.
@@ -82,6 +82,10 @@ def test_role_variables_set_in_the_inventory_are_used(host):
     assert site.exists
     assert "server unix:/run/hello/release.sock" in site.content_string
     assert not host.file("/etc/nginx/sites-enabled/hello.conf").exists
+    # The app answers on that socket, and through Nginx.
+    direct = host.check_output("curl -s --max-time 10 --unix-socket /run/hello/release.sock http://localhost/health")
+    assert direct.strip() == '{"status":"healthy"}'
+    assert http.json("https://localhost/health") == {"status": "healthy"}
 
 
 def test_v2_deploys_and_serves_without_a_failed_request(http, host, versions, capsys):
