@@ -21,9 +21,14 @@ PYDEPLOY_TEST_PACKAGES=(
   python3 python3-venv python3-pip   # python role
   python3-cryptography               # tls role
   nginx logrotate                    # nginx and logrotate roles
+  apache2 libapache2-mod-wsgi-py3    # apache role
   curl openssl                       # molecule/_shared/prepare.yml
   pebble                             # the ACME CA of the acme scenario
 )
+# Installed, the front ends would both start at boot and race for port 80:
+# in the image they are off, as on a host without them; the roles enable the
+# one a scenario uses.
+PYDEPLOY_TEST_SERVICES_OFF=(nginx apache2)
 export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -125,7 +130,7 @@ packages_image() {
   # Exports PYDEPLOY_PACKAGES_IMAGE (molecule/*/molecule.yml read it): the
   # packages image's name for the present base image and package list.
   local key
-  key=$({ docker image inspect -f '{{.Id}}' "$PYDEPLOY_IMAGE"; printf '%s\n' "${PYDEPLOY_TEST_PACKAGES[@]}"; } | sha256sum | cut -c1-12)
+  key=$({ docker image inspect -f '{{.Id}}' "$PYDEPLOY_IMAGE"; printf '%s\n' "${PYDEPLOY_TEST_PACKAGES[@]}" "off:" "${PYDEPLOY_TEST_SERVICES_OFF[@]}"; } | sha256sum | cut -c1-12)
   export PYDEPLOY_PACKAGES_IMAGE="$PYDEPLOY_PACKAGES_IMAGE_REPO:$key"
 }
 
@@ -138,7 +143,8 @@ ensure_packages_image() {
   log "Building $PYDEPLOY_PACKAGES_IMAGE: $PYDEPLOY_IMAGE with the test hosts' packages"
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker run --name "$name" "$PYDEPLOY_IMAGE" /bin/sh -c \
-    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PYDEPLOY_TEST_PACKAGES[*]} >/dev/null && apt-get clean" \
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PYDEPLOY_TEST_PACKAGES[*]} >/dev/null && apt-get clean \
+      && systemctl disable -q ${PYDEPLOY_TEST_SERVICES_OFF[*]}" \
     || die "installing the test hosts' packages failed (above)"
   docker commit -c 'CMD ["/lib/systemd/systemd"]' -m "pydeploy.wsgi test hosts: ${PYDEPLOY_TEST_PACKAGES[*]}" \
     "$name" "$PYDEPLOY_PACKAGES_IMAGE" >/dev/null

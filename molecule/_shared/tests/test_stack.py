@@ -1,0 +1,259 @@
+"""What a client sees of any stack (front end + app server), whichever it is.
+
+Shared by the scenarios of each pair (molecule.yml: additional_files_or_dirs):
+nginx + gunicorn (default), apache + mod_wsgi and apache + gunicorn (apache).
+Each test asks the host's inventory which stack it runs, and checks the same
+behaviour through it: HTTPS with Mozilla's intermediate profile, redirects,
+security headers, static files from the front end, body limits, unknown
+names refused, what the app learns of the client. Self-contained: the
+scenarios' conftest.py files are not seen from here.
+"""
+
+import json
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+APP = "hello"
+CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
+
+
+class Stack:
+    """The host's stack, from its inventory, and where each part logs."""
+
+    def __init__(self, host):
+        variables = host.ansible.get_variables()
+        self.host = host
+        self.front_end = variables.get("pydeploy_front_end", "nginx")
+        self.app_server = variables.get("pydeploy_app_server", "gunicorn")
+        self.https_port = int(variables.get("test_https_port", 18443))
+
+    @property
+    def server_header(self):
+        return {"nginx": "nginx", "apache": "Apache"}[self.front_end]
+
+    def front_end_log(self):
+        path = {"nginx": f"/var/log/nginx/{APP}.access.log", "apache": f"/var/log/apache2/{APP}.access.log"}[self.front_end]
+        return self.host.file(path).content_string
+
+    def app_saw(self, marker):
+        """Whether the app itself handled a request whose URL holds marker."""
+        if self.app_server == "gunicorn":
+            return marker in self.host.file(f"/var/log/{APP}/access.log").content_string
+        # Inside Apache: its log names the handler that answered
+        # (wsgi-script: the app; "-": Apache itself).
+        lines = [line for line in self.front_end_log().splitlines() if marker in line]
+        return any(line.split()[-2] == "wsgi-script" for line in lines)
+
+    def curl(self, url, *args):
+        """(status, headers as a lower-case dict, body) of one request from inside the host."""
+        body_file = f"/tmp/http-{uuid.uuid4().hex}"
+        cmd = shlex.join(["curl", "-sk", "--max-time", "10", "-D", "-", "-o", body_file, *args, url])
+        out = self.host.run(f"{cmd} && cat {body_file}; rm -f {body_file}")
+        assert out.rc == 0, f"curl {url} failed: {out.stderr}"
+        head, _, body = out.stdout.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        return int(lines[0].split()[1]), {k: ", ".join(v) for k, v in headers.items()}, body
+
+    def json(self, url, *args):
+        status, _, body = self.curl(url, *args)
+        assert status == 200, (url, status, body)
+        return json.loads(body)
+
+
+@pytest.fixture
+def stack(host):
+    return Stack(host)
+
+
+def test_https_serves_the_app_page(stack):
+    status, headers, body = stack.curl("https://localhost/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert "<h1>Hello from pydeploy.wsgi</h1>" in body
+    assert '<dd id="scheme">https</dd>' in body
+    assert stack.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_http_redirects_to_https_keeping_path_and_query(stack):
+    status, headers, _ = stack.curl("http://localhost/some/page?q=1&lang=en")
+    assert status == 301
+    assert headers["location"] == "https://localhost/some/page?q=1&lang=en"
+
+
+def test_only_tls_1_2_and_1_3_are_offered(host):
+    for version, accepted in (("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)):
+        out = host.run(f"echo | openssl s_client -connect localhost:443 -servername localhost {version}")
+        assert (out.rc == 0) == accepted, (version, out.stdout[-300:])
+
+
+def test_tls_passes_sslyze_mozilla_intermediate(host, stack, tmp_path, capsys):
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(host.file(CA).content_string)
+    target = f"localhost:{stack.https_port}"
+    cmd = [str(pathlib.Path(sys.executable).parent / "sslyze"), "--mozilla_config=intermediate",
+           f"--certinfo_ca_file={ca_file}", f"{target}{{127.0.0.1}}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    out = result.stdout + result.stderr
+    verdict = re.search(rf"^\s*{target}: (.*)$", out, re.M)
+    with capsys.disabled():
+        print(f"\n  sslyze --mozilla_config=intermediate ({stack.front_end}): {verdict.group(1) if verdict else out[-500:]}")
+    assert result.returncode == 0, out[-3000:]
+    assert verdict and verdict.group(1) == "OK - Compliant.", out[-3000:]
+
+
+def test_security_headers_on_a_page_a_static_file_and_a_404(stack):
+    for url in ("https://localhost/", "https://localhost/static/css/style.css", "https://localhost/nothing-here"):
+        _, headers, _ = stack.curl(url)
+        assert headers["strict-transport-security"] == "max-age=63072000", url
+        assert headers["x-content-type-options"] == "nosniff", url
+        assert headers["x-frame-options"] == "DENY", url
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin", url
+        # No version, no OS.
+        assert headers["server"] == stack.server_header, url
+
+
+def test_static_files_come_from_the_front_end_with_cache_headers(stack):
+    probe = uuid.uuid4().hex
+    status, headers, body = stack.curl(f"https://localhost/static/css/style.css?probe={probe}", "--compressed")
+    assert status == 200
+    assert headers["content-type"].startswith("text/css")
+    assert re.search(r"max-age=\d{4,}", headers["cache-control"])
+    assert "expires" in headers
+    assert "font-family" in body
+    # A proxied request reaches the app; the static one never does.
+    proxied = uuid.uuid4().hex
+    stack.curl(f"https://localhost/whoami?probe={proxied}")
+    assert stack.app_saw(proxied)
+    assert not stack.app_saw(probe)
+
+
+def test_app_sees_https_and_the_real_client_address(host, stack):
+    # Connect to the host's own network address, so the client address
+    # differs from loopback; a forged X-Forwarded-For must not win.
+    address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    seen = stack.json(
+        "https://localhost/whoami",
+        "--resolve", f"localhost:443:{address}",
+        "-H", "X-Forwarded-For: 203.0.113.7",
+        "-H", "X-Forwarded-Host: evil.example",
+    )
+    assert seen["scheme"] == "https"
+    assert seen["remote_addr"] == address
+    assert seen["url"] == "https://localhost/whoami"
+
+
+def h2_post_status(port, path, size):
+    """POSTs `size` bytes over HTTP/2 from the controller to 127.0.0.1:port,
+    sending what flow control allows before the answer; returns its status
+    (None if the stream ended without one). curl 7.88 drops an answer that
+    comes with a stream reset before the upload ends (RFC 9113 8.1 allows
+    it, and Apache does it); browsers keep it, and so does this."""
+    import socket
+    import ssl
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a loopback port the test published; only the status matters
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(
+        raw, server_hostname="localhost"
+    ) as tls:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", "localhost"),
+                   ("content-length", str(size))]
+        conn.send_headers(1, headers)
+        conn.send_data(1, b"\0" * min(16000, size))
+        tls.sendall(conn.data_to_send())
+        for _ in range(100):
+            data = tls.recv(65535)
+            if not data:
+                return None
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    return int(dict(event.headers)[b":status"])
+                if isinstance(event, (h2.events.StreamReset, h2.events.StreamEnded)):
+                    return None
+            tls.sendall(conn.data_to_send())
+    return None
+
+
+def test_oversize_body_gets_413_before_reaching_the_app(host, stack):
+    # The scenarios' inventories allow 1m: 2 MB is refused by the front end,
+    # over HTTP/1.1 and over HTTP/2.
+    marker = uuid.uuid4().hex
+    out = host.check_output(
+        "head -c 2000000 /dev/zero > /tmp/big.bin && "
+        f"curl -sk --http1.1 -o /dev/null -w '%{{http_code}}' -X POST --data-binary @/tmp/big.bin 'https://localhost/login?m={marker}'; "
+        "rm -f /tmp/big.bin"
+    )
+    assert out == "413"
+    assert h2_post_status(stack.https_port, f"/login?m={marker}-h2", 2_000_000) == 413
+    # A small one reaches the app, which refuses the login itself.
+    small = host.check_output(
+        f"curl -sk -o /dev/null -w '%{{http_code}}' -X POST --data-binary 'x=1' 'https://localhost/login?m={marker}-small'"
+    )
+    assert small == "401"
+    assert stack.app_saw(f"{marker}-small")
+    assert not stack.app_saw(marker + " ") and not stack.app_saw(f"{marker}-h2")
+
+
+def test_unknown_host_names_are_refused(host, stack):
+    # A known TLS name with a forged Host, an unknown TLS name, a forged Host
+    # over HTTP: Nginx closes the connection unanswered (444), Apache answers
+    # 421 Misdirected Request; the app never sees them.
+    marker = uuid.uuid4().hex
+    tries = [
+        ["--http1.1", "-H", "Host: evil.example", f"https://localhost/?m={marker}"],
+        ["--resolve", "evil.example:443:127.0.0.1", f"https://evil.example/?m={marker}"],
+        ["-H", "Host: evil.example", f"http://127.0.0.1/?m={marker}"],
+    ]
+    for args in tries:
+        out = host.run(shlex.join(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", *args]))
+        if stack.front_end == "nginx":
+            assert out.stdout == "000", (args, out.rc, out.stdout)
+        else:
+            assert out.stdout == "421", (args, out.rc, out.stdout)
+    if stack.app_server == "gunicorn":
+        assert marker not in host.file(f"/var/log/{APP}/access.log").content_string
+    cert = host.check_output(
+        "echo | openssl s_client -connect 127.0.0.1:443 -servername evil.example 2>/dev/null | openssl x509 -noout -subject"
+    )
+    assert "CN = invalid" in cert
+    # The known names still work.
+    assert host.check_output("curl -s -o /dev/null -w '%{http_code}' http://localhost/") == "301"
+
+
+def test_health_check_is_not_access_logged_by_the_front_end(stack):
+    probe = uuid.uuid4().hex
+    assert stack.json(f"https://localhost/health?probe={probe}") == {"status": "healthy"}
+    assert probe not in stack.front_end_log()
+
+
+def test_env_file_holds_the_secret_and_is_not_world_readable(host):
+    env = host.file(f"/etc/{APP}/env")
+    assert env.user == "root"
+    assert env.group == APP
+    assert env.mode == 0o640
+    # The secret itself is never printed: only its length is checked.
+    length = host.check_output(f"sed -n 's/^SECRET_KEY=\"\\(.*\\)\"$/\\1/p' /etc/{APP}/env | tr -d '\\n' | wc -c")
+    assert int(length) >= 32
+
+
+def test_code_is_not_writable_by_the_app_user(host):
+    for path in (f"/srv/{APP}/current/wsgi.py", f"/srv/{APP}/current/", f"/srv/{APP}/current/venv/bin", f"/srv/{APP}/releases"):
+        assert host.run(f"runuser -u {APP} -- test -w {path}").rc != 0, path
