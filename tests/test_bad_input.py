@@ -45,7 +45,16 @@ BAD_INPUT = [
     ("nginx_rate_limit_rate=fast", "nginx_rate_limit_rate"),
     ('{"gunicorn_sandbox_overrides": {"no such directive": true}}', "gunicorn_sandbox_overrides"),
     ("tls_mode=acme", "tls_acme_terms_agreed"),
+    ("pydeploy_front_end=caddy", "pydeploy_front_end"),
+    ('{"pydeploy_front_end": "apache", "apache_referrer_policy": "no-referrer\\" always"}', "apache_referrer_policy"),
+    ('{"pydeploy_front_end": "apache", "apache_client_max_body_size": "lots"}', "apache_client_max_body_size"),
+    ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi", "apache_wsgi_user": "root;id"}', "apache_wsgi_user"),
+    ('{"pydeploy_front_end": "apache", "apache_static_locations": [{"location": "/s/", "path": "../../etc/"}]}',
+     "apache_static_locations"),
 ]
+# The stacks this collection deploys, as the refusal of another lists them.
+VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn."
+APACHE_MOD_WSGI = '{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}'
 NAMES = ["localhost", "127.0.0.1"]
 # (case, what the failure says): tls_mode files with certificates that do not fit.
 BAD_FILES = [
@@ -108,6 +117,10 @@ def runs(tmp_path_factory):
     jobs["expired"] = ("site.yml", files_mode(expired_cert, expired_key))
     jobs["other names"] = ("site.yml", files_mode(other_cert, other_names_key))
     jobs["deploy control"] = ("deploy.yml", [])
+    jobs["apache + mod_wsgi control"] = ("site.yml", ["-e", APACHE_MOD_WSGI])
+    jobs["apache + gunicorn control"] = ("site.yml", ["-e", "pydeploy_front_end=apache"])
+    jobs["deploy apache + mod_wsgi control"] = ("deploy.yml", ["-e", APACHE_MOD_WSGI])
+    jobs["nginx + mod_wsgi"] = ("site.yml", ["-e", "pydeploy_app_server=mod_wsgi"])
     # The checks run whatever --tags asks for.
     jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
     jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
@@ -128,7 +141,14 @@ def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
 
 @pytest.mark.parametrize(
     ("control", "first_task"),
-    [("control", FIRST_ROLE_TASK), ("deploy control", FIRST_DEPLOY_TASK), ("deploy --tags app control", FIRST_DEPLOY_TASK)],
+    [
+        ("control", FIRST_ROLE_TASK),
+        ("deploy control", FIRST_DEPLOY_TASK),
+        ("deploy --tags app control", FIRST_DEPLOY_TASK),
+        ("apache + mod_wsgi control", FIRST_ROLE_TASK),
+        ("apache + gunicorn control", FIRST_ROLE_TASK),
+        ("deploy apache + mod_wsgi control", FIRST_DEPLOY_TASK),
+    ],
 )
 def test_good_input_goes_on_to_the_host(runs, control, first_task):
     # The control: past the checks, the play's first role task tries the host.
@@ -179,3 +199,32 @@ def test_bad_variable_fails_whatever_the_tags(runs, case, named, first_task):
     failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
     assert named in failure, out[-2000:]
     stopped_before_the_host(out, first_task)
+
+
+def test_a_pair_that_is_not_a_stack_is_refused_naming_both_and_the_valid_ones(runs):
+    rc, out = runs["nginx + mod_wsgi"]
+    assert rc != 0, out[-2000:]
+    assert 'pydeploy_front_end "nginx" with pydeploy_app_server "mod_wsgi" is not a stack' in out, out[-2000:]
+    assert VALID_PAIRS in out
+    stopped_before_the_host(out)
+    rc, out = runs["pydeploy_front_end=caddy"]
+    assert VALID_PAIRS in out, out[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("control", "unused"),
+    [
+        # The demo inventory's Nginx and Gunicorn settings do nothing under
+        # apache + mod_wsgi: said, not ignored silently.
+        ("apache + mod_wsgi control", "gunicorn_max_requests, gunicorn_max_requests_jitter, gunicorn_workers, nginx_client_max_body_size"),
+        ("apache + gunicorn control", "nginx_client_max_body_size, nginx_public_https_port"),
+    ],
+)
+def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, control, unused):
+    _, out = runs[control]
+    flat = re.sub(r"\s+", " ", out)
+    warning = re.search(r"WARNING: (.*?) are set in the inventory, but the stack", flat)
+    assert warning, out[-3000:]
+    assert unused in warning.group(1)
+    # Gunicorn's settings are used under apache + gunicorn.
+    assert ("gunicorn_workers" in warning.group(1)) == ("mod_wsgi" in control)

@@ -5,11 +5,11 @@ nginx + gunicorn (default), apache + mod_wsgi and apache + gunicorn (apache).
 Each test asks the host's inventory which stack it runs, and checks the same
 behaviour through it: HTTPS with Mozilla's intermediate profile, redirects,
 security headers, static files from the front end, body limits, unknown
-names refused, what the app learns of the client. Self-contained: the
-scenarios' conftest.py files are not seen from here.
+names refused, what the app learns of the client. The scenario's
+tests/conftest.py (a link to the default scenario's) is imported by pytest
+before this file; its fixtures do not reach here, its helpers do.
 """
 
-import json
 import pathlib
 import re
 import shlex
@@ -18,17 +18,19 @@ import sys
 import uuid
 
 import pytest
+from conftest import Http
 
 APP = "hello"
 CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
 
 
-class Stack:
-    """The host's stack, from its inventory, and where each part logs."""
+class Stack(Http):
+    """The host's stack, from its inventory, and where each part logs; its
+    requests are curl's, inside the host (conftest.Http)."""
 
     def __init__(self, host):
+        super().__init__(host)
         variables = host.ansible.get_variables()
-        self.host = host
         self.front_end = variables.get("pydeploy_front_end", "nginx")
         self.app_server = variables.get("pydeploy_app_server", "gunicorn")
         self.https_port = int(variables.get("test_https_port", 18443))
@@ -50,25 +52,6 @@ class Stack:
         lines = [line for line in self.front_end_log().splitlines() if marker in line]
         return any(line.split()[-2] == "wsgi-script" for line in lines)
 
-    def curl(self, url, *args):
-        """(status, headers as a lower-case dict, body) of one request from inside the host."""
-        body_file = f"/tmp/http-{uuid.uuid4().hex}"
-        cmd = shlex.join(["curl", "-sk", "--max-time", "10", "-D", "-", "-o", body_file, *args, url])
-        out = self.host.run(f"{cmd} && cat {body_file}; rm -f {body_file}")
-        assert out.rc == 0, f"curl {url} failed: {out.stderr}"
-        head, _, body = out.stdout.partition("\r\n\r\n")
-        lines = head.split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers.setdefault(name.strip().lower(), []).append(value.strip())
-        return int(lines[0].split()[1]), {k: ", ".join(v) for k, v in headers.items()}, body
-
-    def json(self, url, *args):
-        status, _, body = self.curl(url, *args)
-        assert status == 200, (url, status, body)
-        return json.loads(body)
-
 
 @pytest.fixture
 def stack(host):
@@ -76,7 +59,7 @@ def stack(host):
 
 
 def test_https_serves_the_app_page(stack):
-    status, headers, body = stack.curl("https://localhost/")
+    status, headers, body = stack.get("https://localhost/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert "<h1>Hello from pydeploy.wsgi</h1>" in body
@@ -85,7 +68,7 @@ def test_https_serves_the_app_page(stack):
 
 
 def test_http_redirects_to_https_keeping_path_and_query(stack):
-    status, headers, _ = stack.curl("http://localhost/some/page?q=1&lang=en")
+    status, headers, _ = stack.get("http://localhost/some/page?q=1&lang=en")
     assert status == 301
     assert headers["location"] == "https://localhost/some/page?q=1&lang=en"
 
@@ -113,7 +96,7 @@ def test_tls_passes_sslyze_mozilla_intermediate(host, stack, tmp_path, capsys):
 
 def test_security_headers_on_a_page_a_static_file_and_a_404(stack):
     for url in ("https://localhost/", "https://localhost/static/css/style.css", "https://localhost/nothing-here"):
-        _, headers, _ = stack.curl(url)
+        _, headers, _ = stack.get(url)
         assert headers["strict-transport-security"] == "max-age=63072000", url
         assert headers["x-content-type-options"] == "nosniff", url
         assert headers["x-frame-options"] == "DENY", url
@@ -124,7 +107,7 @@ def test_security_headers_on_a_page_a_static_file_and_a_404(stack):
 
 def test_static_files_come_from_the_front_end_with_cache_headers(stack):
     probe = uuid.uuid4().hex
-    status, headers, body = stack.curl(f"https://localhost/static/css/style.css?probe={probe}", "--compressed")
+    status, headers, body = stack.get(f"https://localhost/static/css/style.css?probe={probe}", "--compressed")
     assert status == 200
     assert headers["content-type"].startswith("text/css")
     assert re.search(r"max-age=\d{4,}", headers["cache-control"])
@@ -132,7 +115,7 @@ def test_static_files_come_from_the_front_end_with_cache_headers(stack):
     assert "font-family" in body
     # A proxied request reaches the app; the static one never does.
     proxied = uuid.uuid4().hex
-    stack.curl(f"https://localhost/whoami?probe={proxied}")
+    stack.get(f"https://localhost/whoami?probe={proxied}")
     assert stack.app_saw(proxied)
     assert not stack.app_saw(probe)
 

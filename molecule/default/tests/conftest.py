@@ -6,6 +6,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import uuid
@@ -13,6 +14,7 @@ import uuid
 import pytest
 
 APP = "hello"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "flask_app"
 
 
 class Http:
@@ -147,3 +149,15 @@ def make_certificate(directory, names, days=30, not_before_days=-1, key=None, is
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return str(cert_path), str(key_path), (cert, key)
+
+
+def make_version(base, version, broken=False):
+    """A copy of the example app that reports `version`; `broken` fails at import."""
+    target = base / f"v{version}{'-broken' if broken else ''}"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    init = target / "hello" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text()))
+    if broken:
+        wsgi = target / "wsgi.py"
+        wsgi.write_text("import module_that_does_not_exist  # noqa: F401\n" + wsgi.read_text())
+    return target

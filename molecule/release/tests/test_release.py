@@ -5,32 +5,16 @@ version is made here, on the controller, from the same example app.
 """
 
 import json
-import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import APP, RequestStream, changed_count, run_playbook
+from conftest import APP, EXAMPLE, RequestStream, changed_count, make_version, run_playbook
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "examples" / "flask_app"
 SECRET = "release-scenario-secret-3f9a1c77d2e04b6b9d0e5a8c1f2b3c4d"
 DB_PASSWORD = "db-password-9c2e7b1d5f"
 RELEASES = f"/srv/{APP}/releases"
-
-
-def make_version(base, version, broken=False):
-    """A copy of the example app that reports `version`; `broken` fails at import."""
-    target = base / f"v{version}{'-broken' if broken else ''}"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    init = target / "hello" / "__init__.py"
-    init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text()))
-    if broken:
-        wsgi = target / "wsgi.py"
-        wsgi.write_text("import module_that_does_not_exist  # noqa: F401\n" + wsgi.read_text())
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,181 @@
+"""Apache's own guarantees, and the release lifecycle through it, on both
+hosts of the scenario (apache + mod_wsgi, apache + gunicorn), in file order.
+
+Each playbook run covers both hosts at once, with a request stream through
+Apache on each: module-scoped fixtures run them once, the tests then check
+each host (testinfra runs every test for both).
+"""
+
+import os
+import re
+
+import pytest
+import testinfra
+from conftest import APP, RequestStream, changed_count, make_version, run_playbook
+
+HOSTS = ("pydeploy-apache-wsgi", "pydeploy-apache-gunicorn")
+
+
+def all_hosts():
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory) for name in HOSTS}
+
+
+def name_of(host):
+    return host.backend.get_hostname()
+
+
+def served_version(host):
+    return host.check_output("curl -sk --max-time 10 https://localhost/whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"version\"])'")
+
+
+def current_release(host):
+    return host.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def wsgi_daemons(host):
+    """PIDs of the app's mod_wsgi daemon processes (none under Gunicorn)."""
+    return set(host.run(f"pgrep -u {APP} -f '^\\(wsgi:{APP}\\)'").stdout.split())
+
+
+def apache_master(host):
+    return host.check_output("cat /run/apache2/apache2.pid")
+
+
+def streamed(playbook, *args):
+    """Runs a playbook against both hosts with a request stream through Apache
+    on each; returns (exit code, output, {host: (answers, state before, state after)})."""
+    hosts = all_hosts()
+    before = {name: (apache_master(h), wsgi_daemons(h), current_release(h)) for name, h in hosts.items()}
+    streams = {name: RequestStream(h) for name, h in hosts.items()}
+    for stream in streams.values():
+        stream.__enter__()
+    try:
+        rc, out = run_playbook(playbook, *args)
+    finally:
+        for stream in streams.values():
+            stream.__exit__(None, None, None)
+    after = {name: (apache_master(h), wsgi_daemons(h), current_release(h)) for name, h in hosts.items()}
+    return rc, out, {name: (streams[name].answers(), before[name], after[name]) for name in HOSTS}
+
+
+def report(capsys, what, host, answers, expected):
+    failed = [line for line in answers if not line.endswith(" 200") or not any(f'"version":"{v}"' in line for v in expected)]
+    seen = [v for v in expected if any(f'"version":"{v}"' in line for line in answers)]
+    with capsys.disabled():
+        print(f"\n  {what} on {name_of(host)}: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    return failed, seen
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    base = tmp_path_factory.mktemp("versions")
+    return {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True)}
+
+
+@pytest.fixture(scope="module")
+def switch_to_v2(versions):
+    return streamed("deploy.yml", "-e", f"app_src={versions['v2']}")
+
+
+@pytest.fixture(scope="module")
+def broken_v3(switch_to_v2, versions):
+    return streamed("deploy.yml", "-e", f"app_src={versions['v3']}")
+
+
+@pytest.fixture(scope="module")
+def rollback(broken_v3):
+    return streamed("rollback.yml")
+
+
+def test_configtest_failure_leaves_apache_and_its_files_as_they_were():
+    # A user mod_wsgi does not know passes the role's checks and fails
+    # apachectl configtest: the files are put back, Apache is not reloaded.
+    host = all_hosts()["pydeploy-apache-wsgi"]
+    site = f"/etc/apache2/sites-available/{APP}.conf"
+    before, master = host.file(site).content_string, apache_master(host)
+    rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", "apache_wsgi_user=nosuchuser")
+    assert rc != 0
+    assert f"The Apache configuration of {APP} failed apachectl configtest" in out, out[-3000:]
+    assert "nosuchuser" in out
+    assert host.file(site).content_string == before
+    assert host.check_output("ls /etc/apache2/sites-available /etc/apache2/conf-available | grep -c '~$' || true") == "0"
+    assert host.run("apachectl configtest").rc == 0
+    assert apache_master(host) == master
+    assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
+
+
+def test_mod_wsgi_refuses_a_virtualenv_python_it_cannot_run():
+    host = all_hosts()["pydeploy-apache-wsgi"]
+    # A stand-in interpreter of another Python version.
+    host.check_output("printf '#!/bin/sh\\necho 3.99\\n' > /usr/local/bin/python3.99 && chmod 755 /usr/local/bin/python3.99")
+    try:
+        rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", "app_python=/usr/local/bin/python3.99")
+    finally:
+        host.run("rm -f /usr/local/bin/python3.99")
+    assert rc != 0
+    assert "built for the system's Python 3.11; app_python /usr/local/bin/python3.99 is Python 3.99" in out, out[-3000:]
+    assert changed_count(out) == 0
+
+
+def test_release_switch_through_apache_drops_no_request(host, switch_to_v2, capsys):
+    rc, out, per_host = switch_to_v2
+    assert rc == 0, out[-3000:]
+    answers, (master_before, daemons_before, release_before), (master_after, daemons_after, release_after) = per_host[name_of(host)]
+    failed, seen = report(capsys, "switch v1 -> v2", host, answers, ("1.0.0", "2.0.0"))
+    assert len(answers) >= 20
+    assert failed == []
+    assert seen == ["1.0.0", "2.0.0"]
+    assert served_version(host) == "2.0.0"
+    assert release_after != release_before
+    # Apache itself was not restarted; under mod_wsgi only the app's daemon
+    # processes were (USR1), under Gunicorn they were never there.
+    assert master_after == master_before
+    if name_of(host) == "pydeploy-apache-wsgi":
+        assert daemons_before and daemons_after and not daemons_before & daemons_after
+    else:
+        assert not daemons_before and not daemons_after
+
+
+def test_broken_release_is_refused_while_apache_serves_the_old_one(host, broken_v3, capsys):
+    rc, out, per_host = broken_v3
+    assert rc != 0
+    assert len(re.findall(r"Release \S+ failed its trial before the switch", out)) == 2, out[-3000:]
+    assert "module_that_does_not_exist" in out
+    answers, (_, daemons_before, release_before), (_, daemons_after, release_after) = per_host[name_of(host)]
+    failed, _ = report(capsys, "broken v3 refused", host, answers, ("2.0.0",))
+    assert len(answers) >= 10
+    assert failed == []
+    assert release_after == release_before
+    assert daemons_after == daemons_before
+    assert served_version(host) == "2.0.0"
+
+
+def test_rollback_through_apache_drops_no_request(host, rollback, capsys):
+    rc, out, per_host = rollback
+    assert rc == 0, out[-3000:]
+    answers = per_host[name_of(host)][0]
+    failed, seen = report(capsys, "rollback v2 -> v1", host, answers, ("2.0.0", "1.0.0"))
+    assert failed == []
+    assert "1.0.0" in seen
+    assert served_version(host) == "1.0.0"
+
+
+def test_check_mode_on_the_converged_hosts_changes_nothing():
+    rc, out = run_playbook("site.yml", "--check", "--diff")
+    assert rc == 0, out[-3000:]
+    assert changed_count(out) == 0, out[-3000:]
+    assert not re.search(r"^[-+]{3} (before|after)", out, re.M), out[-3000:]
+
+
+def test_apache_runs_mpm_event_with_python_only_in_the_app_daemons(host):
+    assert "event" in host.check_output("apachectl -V | grep -i 'Server MPM'").lower()
+    if name_of(host) == "pydeploy-apache-wsgi":
+        site = host.file(f"/etc/apache2/sites-enabled/{APP}.conf").content_string
+        assert re.search(rf"WSGIDaemonProcess {APP} user={APP} group={APP} processes=2 threads=4 ", site)
+        assert f"python-home=/srv/{APP}/current/venv" in site
+        assert "application-group=%{GLOBAL}" in site
+        assert "WSGIRestrictEmbedded On" in host.file("/etc/apache2/conf-enabled/pydeploy.conf").content_string
+        uid = host.user(APP).uid
+        for pid in wsgi_daemons(host):
+            assert re.search(rf"^Uid:\s+{uid}\s", host.file(f"/proc/{pid}/status").content_string, re.M)
