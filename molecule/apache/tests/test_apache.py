@@ -2,8 +2,10 @@
 hosts of the scenario (apache + mod_wsgi, apache + gunicorn), in file order.
 
 Each playbook run covers both hosts at once, with a request stream through
-Apache on each: module-scoped fixtures run them once, the tests then check
-each host (testinfra runs every test for both).
+Apache on each: module-scoped fixtures run them once and record each host's
+state before and after, the tests then check each host (testinfra runs
+every test for both, one host after the other: the hosts' state when a test
+runs may be a later step's).
 """
 
 import os
@@ -42,11 +44,16 @@ def apache_master(host):
     return host.check_output("cat /run/apache2/apache2.pid")
 
 
+def state(host):
+    """(Apache's master, the app's mod_wsgi daemons, the current release, the version served)."""
+    return apache_master(host), wsgi_daemons(host), current_release(host), served_version(host)
+
+
 def streamed(playbook, *args):
     """Runs a playbook against both hosts with a request stream through Apache
     on each; returns (exit code, output, {host: (answers, state before, state after)})."""
     hosts = all_hosts()
-    before = {name: (apache_master(h), wsgi_daemons(h), current_release(h)) for name, h in hosts.items()}
+    before = {name: state(h) for name, h in hosts.items()}
     streams = {name: RequestStream(h) for name, h in hosts.items()}
     for stream in streams.values():
         stream.__enter__()
@@ -55,7 +62,7 @@ def streamed(playbook, *args):
     finally:
         for stream in streams.values():
             stream.__exit__(None, None, None)
-    after = {name: (apache_master(h), wsgi_daemons(h), current_release(h)) for name, h in hosts.items()}
+    after = {name: state(h) for name, h in hosts.items()}
     return rc, out, {name: (streams[name].answers(), before[name], after[name]) for name in HOSTS}
 
 
@@ -121,12 +128,14 @@ def test_mod_wsgi_refuses_a_virtualenv_python_it_cannot_run():
 def test_release_switch_through_apache_drops_no_request(host, switch_to_v2, capsys):
     rc, out, per_host = switch_to_v2
     assert rc == 0, out[-3000:]
-    answers, (master_before, daemons_before, release_before), (master_after, daemons_after, release_after) = per_host[name_of(host)]
+    answers, (master_before, daemons_before, release_before, _), (master_after, daemons_after, release_after, served) = per_host[name_of(host)]
     failed, seen = report(capsys, "switch v1 -> v2", host, answers, ("1.0.0", "2.0.0"))
     assert len(answers) >= 20
     assert failed == []
     assert seen == ["1.0.0", "2.0.0"]
-    assert served_version(host) == "2.0.0"
+    # Once the play is over, only the new release answers.
+    assert served == "2.0.0"
+    assert '"version":"1.0.0"' not in answers[-1]
     assert release_after != release_before
     # Apache itself was not restarted; under mod_wsgi only the app's daemon
     # processes were (USR1), under Gunicorn they were never there.
@@ -144,23 +153,23 @@ def test_broken_release_is_refused_while_apache_serves_the_old_one(host, broken_
     flat = re.sub(r"\s+", " ", out)
     assert re.search(rf"fatal: \[{name_of(host)}\]: FAILED! => .{{0,200}}Release v3\S+ failed its trial before the switch", flat), out[-3000:]
     assert "module_that_does_not_exist" in out
-    answers, (_, daemons_before, release_before), (_, daemons_after, release_after) = per_host[name_of(host)]
+    answers, (_, daemons_before, release_before, _), (_, daemons_after, release_after, served) = per_host[name_of(host)]
     failed, _ = report(capsys, "broken v3 refused", host, answers, ("2.0.0",))
     assert len(answers) >= 10
     assert failed == []
     assert release_after == release_before
     assert daemons_after == daemons_before
-    assert served_version(host) == "2.0.0"
+    assert served == "2.0.0"
 
 
 def test_rollback_through_apache_drops_no_request(host, rollback, capsys):
     rc, out, per_host = rollback
     assert rc == 0, out[-3000:]
-    answers = per_host[name_of(host)][0]
+    answers, _, (_, _, _, served) = per_host[name_of(host)]
     failed, seen = report(capsys, "rollback v2 -> v1", host, answers, ("2.0.0", "1.0.0"))
     assert failed == []
     assert "1.0.0" in seen
-    assert served_version(host) == "1.0.0"
+    assert served == "1.0.0"
 
 
 def test_check_mode_on_the_converged_hosts_changes_nothing():
