@@ -36,7 +36,10 @@ BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
     ("gunicorn_worker_class=turbo", "gunicorn_worker_class"),
     ("gunicorn_workers=many", "gunicorn_workers"),
-    ("gunicorn_wsgi_app=not-an-entry-point", "gunicorn_wsgi_app"),
+    ("pydeploy_wsgi_app=not-an-entry-point", "app_wsgi_app"),
+    # Variables no longer read are refused, naming what replaced them.
+    ("gunicorn_wsgi_app=wsgi:app", "gunicorn_wsgi_app is no longer read: set pydeploy_wsgi_app"),
+    ("app_health_socket=/run/hello/gunicorn.sock", "app_health_socket is no longer read"),
     ('{"app_env": {"BAD NAME": "x"}}', "app_env"),
     ('{"nginx_static_locations": [{"location": "/static", "path": "x/"}]}', "nginx_static_locations"),
     ("tls_key_type=DSA", "tls_key_type"),
