@@ -52,6 +52,7 @@ BAD_INPUT = [
     ('{"pydeploy_front_end": "apache", "apache_referrer_policy": "no-referrer\\" always"}', "apache_referrer_policy"),
     ('{"pydeploy_front_end": "apache", "apache_client_max_body_size": "lots"}', "apache_client_max_body_size"),
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi", "apache_wsgi_user": "root;id"}', "apache_wsgi_user"),
+    ('{"pydeploy_front_end": "apache", "apache_tls_cert_path": "/etc/x.crt\\nSSLEngine off"}', "apache_tls_cert_path"),
     ('{"pydeploy_front_end": "apache", "apache_static_locations": [{"location": "/s/", "path": "../../etc/"}]}',
      "apache_static_locations"),
 ]
