@@ -49,6 +49,7 @@ BAD_INPUT = [
     ('{"gunicorn_sandbox_overrides": {"no such directive": true}}', "gunicorn_sandbox_overrides"),
     ("tls_mode=acme", "tls_acme_terms_agreed"),
     ("pydeploy_front_end=caddy", "pydeploy_front_end"),
+    ("app_health_endpoint=ftp://localhost/health", "app_health_endpoint"),
     ('{"pydeploy_front_end": "apache", "apache_referrer_policy": "no-referrer\\" always"}', "apache_referrer_policy"),
     ('{"pydeploy_front_end": "apache", "apache_client_max_body_size": "lots"}', "apache_client_max_body_size"),
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi", "apache_wsgi_user": "root;id"}', "apache_wsgi_user"),

@@ -18,9 +18,9 @@ import json
 import socket
 import ssl
 import subprocess
-import urllib.parse
 import sys
 import time
+import urllib.parse
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
