@@ -61,6 +61,14 @@ def run_playbook(playbook, *args, timeout=900):
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
 
 
+def gunicorn_settings(host):
+    """What Gunicorn makes of its configuration file, setting by setting.
+    --print-config prints the settings, then goes on to import the app
+    (which needs the service's environment): only the settings are read."""
+    seen = host.run(f"/srv/{APP}/current/venv/bin/gunicorn --print-config --config /etc/{APP}/gunicorn.conf.py").stdout
+    return {name.strip(): value.strip() for name, _, value in (line.partition("=") for line in seen.splitlines()) if value}
+
+
 def changed_count(out):
     """The sum of changed=N over the play recap; fails if there is no recap."""
     counts = re.findall(r"changed=(\d+)", out)

@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from conftest import APP
+from conftest import APP, gunicorn_settings
 
 
 
@@ -71,10 +71,7 @@ def test_service_sandbox_exposure_is_at_most_2(host, capsys):
 
 def test_gunicorn_reads_the_rendered_settings(host):
     # What Gunicorn itself makes of the file, not only what the file says.
-    # --print-config prints the settings, then goes on to import the app
-    # (which needs the service's environment): only the settings are read.
-    seen = host.run(f"/srv/{APP}/current/venv/bin/gunicorn --print-config --config /etc/{APP}/gunicorn.conf.py").stdout
-    settings = {name.strip(): value.strip() for name, _, value in (line.partition("=") for line in seen.splitlines()) if value}
+    settings = gunicorn_settings(host)
     expected = {
         "workers": "2", "worker_class": "sync", "threads": "1", "worker_connections": "1000",
         "timeout": "30", "graceful_timeout": "30", "keepalive": "2",

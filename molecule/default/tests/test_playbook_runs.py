@@ -12,7 +12,7 @@ on the controller, in tests/test_bad_input.py.
 import re
 
 import pytest
-from conftest import changed_count, run_playbook
+from conftest import APP, changed_count, gunicorn_settings, run_playbook
 
 
 def served_fingerprint(host):
@@ -42,7 +42,7 @@ def test_value_nginx_refuses_leaves_the_running_config(host, http):
     nginx_master = host.check_output("cat /run/nginx.pid")
     rc, out = run_playbook("site.yml", "-e", "nginx_proxy_read_timeout=soon")
     assert rc != 0
-    assert "The Nginx site hello failed nginx -t" in out, out[-2000:]
+    assert "The Nginx configuration of hello failed nginx -t" in out, out[-2000:]
     # Nginx's complaint names the directive (nginx_proxy_read_timeout's).
     assert '"proxy_read_timeout" directive invalid value' in out, out[-2000:]
     assert host.file(site).content_string == before
@@ -51,7 +51,53 @@ def test_value_nginx_refuses_leaves_the_running_config(host, http):
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 
+def test_shared_settings_nginx_refuses_leave_every_file_and_a_restart_works(host, http):
+    # A value for the settings every site shares (conf.d) that nginx -t
+    # refuses: the shared file is put back, the site stays enabled, and a
+    # restart of Nginx (a reboot, a package upgrade) still serves.
+    shared, link = "/etc/nginx/conf.d/pydeploy.conf", "/etc/nginx/sites-enabled/hello.conf"
+    before = host.file(shared).content_string
+    rc, out = run_playbook("site.yml", "-e", '{"nginx_tls_curves": ["X25519", "bogus_curve"]}')
+    assert rc != 0
+    assert "The Nginx configuration of hello failed nginx -t" in out, out[-2000:]
+    assert host.file(shared).content_string == before
+    assert host.file(link).is_symlink
+    assert host.check_output("ls /etc/nginx/conf.d /etc/nginx/sites-available | grep -c '~$' || true") == "0"
+    host.check_output("systemctl restart nginx")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
 def test_app_still_serves_after_the_failed_run(http, host, before):
     assert http.json("https://localhost/health") == {"status": "healthy"}
     # Nginx still presents the certificate it had.
     assert served_fingerprint(host) == before
+
+
+def test_extra_gunicorn_setting_arrives_as_its_python_value(host, http):
+    # JSON true was written as `true` into gunicorn.conf.py: Gunicorn's master
+    # died on a NameError while the play ended green.
+    rc, out = run_playbook("site.yml", "-e", '{"gunicorn_extra_settings": {"reuse_port": true, "backlog": 512}}')
+    assert rc == 0, out[-3000:]
+    settings = gunicorn_settings(host)
+    assert settings["reuse_port"] == "True"
+    assert settings["backlog"] == "512"
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_gunicorn_setting_gunicorn_refuses_never_reaches_the_service(host, http):
+    # Checked by Gunicorn itself (the release's venv) before the file is
+    # replaced: the play fails naming the setting, the file and the service
+    # stay as they were.
+    conf = f"/etc/{APP}/gunicorn.conf.py"
+    before, master = host.file(conf).content_string, host.check_output(f"systemctl show -p MainPID --value {APP}.service")
+    for extra, named in (
+        ('{"gunicorn_extra_settings": {"backlog": "lots"}}', "backlog = 'lots'"),
+        ('{"gunicorn_extra_settings": {"no_such_setting": 1}}', "no_such_setting is not a Gunicorn setting"),
+    ):
+        rc, out = run_playbook("site.yml", "-e", extra)
+        assert rc != 0, out[-3000:]
+        assert named in out, out[-3000:]
+        assert host.file(conf).content_string == before
+    assert host.check_output(f"systemctl show -p MainPID --value {APP}.service") == master
+    host.check_output(f"systemctl restart {APP}.service")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
