@@ -76,11 +76,13 @@ def test_app_still_serves_after_the_failed_run(http, host, before):
 def test_extra_gunicorn_setting_arrives_as_its_python_value(host, http):
     # JSON true was written as `true` into gunicorn.conf.py: Gunicorn's master
     # died on a NameError while the play ended green.
-    rc, out = run_playbook("site.yml", "-e", '{"gunicorn_extra_settings": {"reuse_port": true, "backlog": 512}}')
+    rc, out = run_playbook("site.yml", "-e", '{"gunicorn_extra_settings": {"capture_output": true, "backlog": 512}}')
     assert rc == 0, out[-3000:]
     settings = gunicorn_settings(host)
-    assert settings["reuse_port"] == "True"
+    assert settings["capture_output"] == "True"
     assert settings["backlog"] == "512"
+    # Read by the running service, which restarts with it.
+    host.check_output(f"systemctl restart {APP}.service")
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 
