@@ -50,6 +50,17 @@ BAD_INPUT = [
     ("tls_mode=acme", "tls_acme_terms_agreed"),
     ("pydeploy_front_end=caddy", "pydeploy_front_end"),
     ("app_health_endpoint=ftp://localhost/health", "app_health_endpoint"),
+    # Hostile values: a path out of the release, directives smuggled into
+    # Nginx's, Apache's, systemd's or Python's files.
+    ('{"app_shared_dirs": [{"path": "x/../../../../etc"}]}', "app_shared_dirs"),
+    ('{"nginx_referrer_policy": "no-referrer always; return 302 https://evil.example$request_uri; #"}', "nginx_referrer_policy"),
+    ('{"nginx_extra_headers": {"X-Test": "a\\"; return 302 /; #"}}', "nginx_extra_headers"),
+    ("nginx_frame_options=ALLOWALL", "nginx_frame_options"),
+    ('{"gunicorn_sandbox_overrides": {"User": "root"}}', "gunicorn_sandbox_overrides"),
+    ('{"gunicorn_sandbox_overrides": {"ExecStartPre": "/bin/sh -c id"}}', "gunicorn_sandbox_overrides"),
+    ('{"gunicorn_sandbox_overrides": {"PrivateDevices": "no\\nUser=root"}}', "gunicorn_sandbox_overrides"),
+    ('{"gunicorn_extra_settings": {"workers\\nimport os": 1}}', "gunicorn_extra_settings"),
+    ('{"pydeploy_front_end": "apache", "apache_frame_options": "DENY\\nHeader set X y"}', "apache_frame_options"),
     ('{"pydeploy_front_end": "apache", "apache_referrer_policy": "no-referrer\\" always"}', "apache_referrer_policy"),
     ('{"pydeploy_front_end": "apache", "apache_client_max_body_size": "lots"}', "apache_client_max_body_size"),
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi", "apache_wsgi_user": "root;id"}', "apache_wsgi_user"),
