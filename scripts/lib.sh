@@ -66,7 +66,11 @@ ensure_venv() {
     "$PYDEPLOY_VENV/bin/pip" install -q -r "$PYDEPLOY_ROOT/requirements.txt"
     echo "$want" >"$stamp"
   fi
-  export PATH="$PYDEPLOY_VENV/bin:$PATH"
+  # Once: ansible-lint warns of a broken setup when PATH holds it twice.
+  case ":$PATH:" in
+    *":$PYDEPLOY_VENV/bin:"*) ;;
+    *) export PATH="$PYDEPLOY_VENV/bin:$PATH" ;;
+  esac
   export ANSIBLE_CONFIG="$PYDEPLOY_ROOT/ansible.cfg"
 }
 
