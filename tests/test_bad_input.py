@@ -27,14 +27,13 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 HOST = "pydeploy-unreachable"
-# site.yml's first task after the input checks.
-FIRST_ROLE_TASK = "TASK [pydeploy.wsgi.python : Install the extra CA certificates]"
-# deploy.yml's first task on the host after them.
-FIRST_DEPLOY_TASK = "TASK [pydeploy.wsgi.app : Create the app's group]"
+# The first task on the host after the input checks, in site.yml and
+# deploy.yml: the app's lock (playbooks/tasks/lock.yml).
+FIRST_ROLE_TASK = FIRST_DEPLOY_TASK = "TASK [Take or release the lock of the app on the host]"
 # (extra vars, what the failure names)
 BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
-    ("gunicorn_worker_class=turbo", "gunicorn_worker_class"),
+    ("gunicorn_worker_class=turbo", "value of gunicorn_worker_class must be one of: sync, gthread, gevent, eventlet, got: turbo"),
     ("gunicorn_workers=many", "gunicorn_workers"),
     ("pydeploy_wsgi_app=not-an-entry-point", "app_wsgi_app"),
     # Variables no longer read are refused, naming what replaced them.
@@ -67,6 +66,13 @@ BAD_INPUT = [
     ('{"pydeploy_front_end": "apache", "apache_tls_cert_path": "/etc/x.crt\\nSSLEngine off"}', "apache_tls_cert_path"),
     ('{"pydeploy_front_end": "apache", "apache_static_locations": [{"location": "/s/", "path": "../../etc/"}]}',
      "apache_static_locations"),
+    # Values systemd's EnvironmentFile= would cut; named, never shown.
+    ('{"app_env": {"GREETING": "line one\\nAPP_VERSION=forged"}}', "values must be one line each"),
+    ('{"app_secret_key": "0123456789abcdef0123456789abcdef\\rX=1"}', "these are not: app_secret_key"),
+    ("pydeploy_app_user=root", "app_user and app_group (pydeploy_app_user) must be a user and group name of the app's own"),
+    ('{"pydeploy_health_path": "/health\\n"}', "app_health_path must start with /"),
+    ("gunicorn_health_path=health", "gunicorn_health_path must be empty or a path"),
+    ("nginx_health_timeout=0", "nginx_health_timeout must be at least 1 second"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
 VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn."
@@ -205,8 +211,8 @@ def test_preflight_check_fails_before_any_change(runs, name):
 @pytest.mark.parametrize(
     ("case", "named", "first_task"),
     [
-        ("deploy --tags app", "gunicorn_worker_class", FIRST_DEPLOY_TASK),
-        ("site --tags nginx", "nginx_tls_profile", "TASK [pydeploy.wsgi.nginx : Install Nginx]"),
+        ("deploy --tags app", "value of gunicorn_worker_class must be one of", FIRST_DEPLOY_TASK),
+        ("site --tags nginx", "nginx_tls_profile", FIRST_ROLE_TASK),
     ],
 )
 def test_bad_variable_fails_whatever_the_tags(runs, case, named, first_task):

@@ -96,3 +96,36 @@ def test_archives_of_earlier_days_are_removed(tmp_path):
     assert not [path for path in old if path.exists()]
     assert recent.exists()
     assert pathlib.Path(artifact).exists()
+
+
+def test_secrets_and_data_stay_out_and_files_keep_their_modes(tmp_path):
+    # A developer's folder: what is only theirs to read stays so, and their
+    # .env, Flask's instance/ folder, keys and certificates are left out.
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    src = tmp_path / "src"
+    (src / "app" / "static").mkdir(parents=True)
+    (src / "instance").mkdir()
+    (src / "tls").mkdir()
+    files = {
+        "app/__init__.py": 0o644, "app/static/site.css": 0o644, "app/instance_helpers.py": 0o644,
+        "settings_local.py": 0o600, "run.sh": 0o755,
+        ".env": 0o600, ".env.production": 0o600, "instance/app.sqlite": 0o644,
+        "tls/site.pem": 0o644, "tls/site.key": 0o600,
+    }
+    for name, mode in files.items():
+        (src / name).write_text(name)
+        (src / name).chmod(mode)
+    (src / "app").chmod(0o700)
+    artifact, _ = pack(playbook, tmp_path / "cache", src, tmp_path / "report")
+    with tarfile.open(artifact) as archive:
+        members = {member.name.removeprefix("./"): member.mode for member in archive.getmembers()}
+    for left_out in (".env", ".env.production", "instance", "instance/app.sqlite", "tls/site.pem", "tls/site.key"):
+        assert left_out not in members, left_out
+    assert members["app/instance_helpers.py"] == 0o644
+    assert members["app/static/site.css"] == 0o644
+    assert members["settings_local.py"] == 0o600
+    assert members["run.sh"] == 0o755
+    # A folder only its owner could enter becomes traversable (the front end
+    # reads static files under it), not listable.
+    assert members["app"] == 0o711

@@ -122,13 +122,15 @@ def test_static_files_come_from_the_front_end_with_cache_headers(stack):
 
 def test_app_sees_https_and_the_real_client_address(host, stack):
     # Connect to the host's own network address, so the client address
-    # differs from loopback; a forged X-Forwarded-For must not win.
+    # differs from loopback; forged X-Forwarded-* headers must not win.
     address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
     seen = stack.json(
         "https://localhost/whoami",
         "--resolve", f"localhost:443:{address}",
         "-H", "X-Forwarded-For: 203.0.113.7",
         "-H", "X-Forwarded-Host: evil.example",
+        # The app is not served under a prefix: a client's must not count.
+        "-H", "X-Forwarded-Prefix: /evil",
     )
     assert seen["scheme"] == "https"
     assert seen["remote_addr"] == address

@@ -103,12 +103,28 @@ def test_configtest_failure_leaves_apache_and_its_files_as_they_were():
     before, master = host.file(site).content_string, apache_master(host)
     rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", "apache_wsgi_user=nosuchuser")
     assert rc != 0
-    assert f"The Apache configuration of {APP} failed apachectl configtest" in out, out[-3000:]
+    assert f"The Apache configuration of {APP} was not applied: apachectl configtest said:" in out, out[-3000:]
     assert "nosuchuser" in out
     assert host.file(site).content_string == before
     assert host.check_output("ls /etc/apache2/sites-available /etc/apache2/conf-available | grep -c '~$' || true") == "0"
     assert host.run("apachectl configtest").rc == 0
     assert apache_master(host) == master
+    assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
+
+
+def test_change_that_breaks_the_site_through_apache_is_put_back():
+    # Passes configtest, but the app no longer answers through Apache: the
+    # files are put back, Apache reloads with them, the play fails.
+    host = all_hosts()["pydeploy-apache-gunicorn"]
+    site = f"/etc/apache2/sites-available/{APP}.conf"
+    before = host.file(site).content_string
+    rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", f"apache_upstream_socket=/run/{APP}/nobody-listens.sock")
+    assert rc != 0, out[-3000:]
+    flat = " ".join(out.split())
+    assert "the site failed its health check through Apache (GET /health: answered HTTP 5" in flat, out[-3000:]
+    assert "reloaded with them: the site answers again" in flat, out[-3000:]
+    assert host.file(site).content_string == before
+    host.check_output("systemctl restart apache2")
     assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
 
 

@@ -48,17 +48,35 @@ def http(host):
     return Http(host)
 
 
-def run_playbook(playbook, *args, timeout=900):
+def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     """Runs one of the collection's playbooks against the scenario's hosts.
 
     Returns (exit code, output). The scenario's environment (collections,
-    vault password) comes from Molecule.
+    vault password) comes from Molecule. interrupt_at: the run is interrupted
+    as Ctrl-C would, just before the task whose name holds this text starts
+    (molecule/_shared/callback_plugins/interrupt.py).
     """
     root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{root}/playbooks/{playbook}", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    env = dict(os.environ)
+    if interrupt_at:
+        env.update(
+            ANSIBLE_CALLBACK_PLUGINS=f"{root}/molecule/_shared/callback_plugins",
+            ANSIBLE_CALLBACKS_ENABLED="interrupt",
+            PYDEPLOY_INTERRUPT_AT=interrupt_at,
+        )
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     # Without the colours Molecule's environment asks for.
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="module")
+def put_back():
+    """For a test module whose playbook runs change the host: at its end,
+    site.yml with the inventory's values puts the host back as it was."""
+    yield
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-3000:]
 
 
 def gunicorn_settings(host):

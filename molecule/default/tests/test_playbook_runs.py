@@ -42,7 +42,7 @@ def test_value_nginx_refuses_leaves_the_running_config(host, http):
     nginx_master = host.check_output("cat /run/nginx.pid")
     rc, out = run_playbook("site.yml", "-e", "nginx_proxy_read_timeout=soon")
     assert rc != 0
-    assert "The Nginx configuration of hello failed nginx -t" in out, out[-2000:]
+    assert "The Nginx configuration of hello was not applied: nginx -t said:" in out, out[-2000:]
     # Nginx's complaint names the directive (nginx_proxy_read_timeout's).
     assert '"proxy_read_timeout" directive invalid value' in out, out[-2000:]
     assert host.file(site).content_string == before
@@ -59,7 +59,7 @@ def test_shared_settings_nginx_refuses_leave_every_file_and_a_restart_works(host
     before = host.file(shared).content_string
     rc, out = run_playbook("site.yml", "-e", '{"nginx_tls_curves": ["X25519", "bogus_curve"]}')
     assert rc != 0
-    assert "The Nginx configuration of hello failed nginx -t" in out, out[-2000:]
+    assert "The Nginx configuration of hello was not applied: nginx -t said:" in out, out[-2000:]
     assert host.file(shared).content_string == before
     assert host.file(link).is_symlink
     assert host.check_output("ls /etc/nginx/conf.d /etc/nginx/sites-available | grep -c '~$' || true") == "0"

@@ -1,0 +1,206 @@
+"""Changes that break what serves, and runs cut short, on the converged host.
+
+- A Gunicorn setting that Gunicorn's own check accepts but that kills the
+  master at its next start (reuse_port on the socket systemd passes): the
+  service restarts, fails its health check, the previous configuration is
+  put back and restarted, and the play fails.
+- An Nginx change that passes nginx -t but breaks the site (an upstream
+  socket nobody listens on): put back, reloaded, the play fails.
+- A build that fails (a package that does not exist) leaves the environment
+  file in use as it was, and no copy of it.
+- Runs interrupted as Ctrl-C would (molecule/_shared/callback_plugins/
+  interrupt.py) between writing and applying: the next run applies what
+  the first one wrote, checked on the running processes.
+- Environment values reach the service, and the release's app.wsgi, exactly
+  as written.
+- One run at a time: a run finding the app's lock held by another waits,
+  then fails naming it; a lock left by a run of this controller that is gone
+  is taken over, and released even when the run fails.
+- Root or a login account as the app user is refused before it is changed.
+
+The module's last step runs site.yml with the inventory's values, which puts
+the host back as it was.
+"""
+
+import ast
+import json
+import shlex
+import socket
+import subprocess
+
+import pytest
+from conftest import APP, changed_count, gunicorn_settings, run_playbook
+
+CONF = f"/etc/{APP}/gunicorn.conf.py"
+SITE = f"/etc/nginx/sites-available/{APP}.conf"
+ENV = f"/etc/{APP}/env"
+LOCK = f"/run/lock/pydeploy-{APP}.lock"
+# Quotes, $, backquote, backslash, #, runs of spaces, non-ASCII, =.
+AWKWARD = "über \"quoted\" 'single' $HOME ${X} `id` back\\slash \\n # not a comment  two  spaces a=b"
+
+
+pytestmark = pytest.mark.usefixtures("put_back")
+
+
+def main_pid(host):
+    return host.check_output(f"systemctl show -p MainPID --value {APP}.service")
+
+
+def master_env(host):
+    pid = main_pid(host)
+    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ | base64 -w0")
+    return dict(line.partition("=")[::2] for line in __import__("base64").b64decode(raw).decode().splitlines())
+
+
+def no_leftovers(host):
+    """No backup or copy of a configuration or of the settings beside them."""
+    listing = host.check_output(f"ls -A /etc/{APP} /etc/nginx/sites-available /etc/nginx/conf.d /etc/systemd/system")
+    assert not [name for name in listing.split() if name.endswith("~") or name.startswith(".env.")], listing
+
+
+def still_serves_after_restarts(host, http):
+    """The files left on disk are the ones that work: a restart of the app
+    service and of Nginx (a reboot, a package upgrade) still serves."""
+    host.check_output(f"systemctl restart {APP}.service nginx")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_gunicorn_setting_that_kills_the_master_is_put_back(host, http):
+    before = host.file(CONF).content_string
+    rc, out = run_playbook("site.yml", "-e", '{"gunicorn_extra_settings": {"reuse_port": true}}')
+    assert rc != 0, out[-3000:]
+    assert f"{APP}.service failed its health check after {CONF} changed" in out, out[-3000:]
+    assert "restarted with them: it answers again" in out, out[-3000:]
+    # Gunicorn's own complaint, from the journal.
+    assert "SO_REUSEPORT" in out, out[-3000:]
+    assert host.file(CONF).content_string == before
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+    no_leftovers(host)
+    still_serves_after_restarts(host, http)
+
+
+def plant_lock(host, holder):
+    host.check_output(f"printf %s {shlex.quote(json.dumps(holder))} > {LOCK}")
+
+
+def test_nginx_change_that_breaks_the_site_is_put_back(host, http):
+    # A run of this controller that is gone (Ctrl-C) left its lock.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = socket.gethostname()
+    plant_lock(host, {"id": f"{here}:{gone.pid}:1", "controller": here, "pid": gone.pid, "user": "me", "since": "earlier"})
+    before = host.file(SITE).content_string
+    rc, out = run_playbook("site.yml", "-e", f"nginx_upstream_socket=/run/{APP}/nobody-listens.sock")
+    assert rc != 0, out[-3000:]
+    assert "the site failed its health check through Nginx (GET /health: answered HTTP 502)" in out, out[-3000:]
+    assert "reloaded with them: the site answers again" in out, out[-3000:]
+    assert host.file(SITE).content_string == before
+    # Taken over, then released although the run failed.
+    assert not host.file(LOCK).exists
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+    no_leftovers(host)
+    still_serves_after_restarts(host, http)
+
+
+def test_second_run_waits_for_the_lock_then_fails_naming_the_holder(host, http):
+    holder = {"id": "ci-runner-7:4242:1", "controller": "ci-runner-7", "pid": 4242, "user": "deployer", "since": "2026-11-26T08:00:00Z"}
+    plant_lock(host, holder)
+    try:
+        rc, out = run_playbook("site.yml", "-e", "pydeploy_lock_timeout=4")
+        assert rc != 0, out[-3000:]
+        assert (
+            f"Another run of the playbooks holds {LOCK} on this host: deployer@ci-runner-7 "
+            "(ansible-playbook process 4242, since 2026-11-26T08:00:00Z). Waited 4 s"
+        ) in " ".join(out.split()), out[-3000:]
+        assert changed_count(out) == 0
+        assert json.loads(host.file(LOCK).content_string) == holder
+    finally:
+        host.check_output(f"rm -f {LOCK}")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_login_account_is_refused_as_the_app_user(host, http):
+    host.check_output("id pydeploy-alice || useradd --create-home --shell /bin/bash pydeploy-alice")
+    try:
+        rc, out = run_playbook("site.yml", "-e", "pydeploy_app_user=pydeploy-alice")
+        assert rc != 0, out[-3000:]
+        flat = " ".join(out.split())
+        assert "app_user (pydeploy_app_user): pydeploy-alice is an existing account with uid" in flat, out[-3000:]
+        assert "login shell /bin/bash" in flat
+        assert changed_count(out) == 0
+        assert host.user("pydeploy-alice").shell == "/bin/bash"
+    finally:
+        host.check_output("userdel --remove pydeploy-alice")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_failed_build_leaves_the_environment_in_use(host, http):
+    before, pid = host.file(ENV).sha256sum, main_pid(host)
+    rc, out = run_playbook(
+        "site.yml", "-e", '{"app_env": {"NEW_SETTING": "new"}, "app_pip_packages": ["pydeploy-no-such-package==1.0"]}'
+    )
+    assert rc != 0, out[-3000:]
+    assert "pydeploy-no-such-package" in out, out[-3000:]
+    assert host.file(ENV).sha256sum == before
+    assert main_pid(host) == pid
+    no_leftovers(host)
+    # Restarted, the service still runs with the settings it had.
+    host.check_output(f"systemctl restart {APP}.service")
+    assert "NEW_SETTING" not in master_env(host)
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_config_written_but_not_applied_is_applied_by_the_next_run(host, http):
+    # Cut short after Gunicorn's files are written, before the restart.
+    rc, out = run_playbook("site.yml", "-e", "gunicorn_timeout=31", interrupt_at="Restart the service, the socket")
+    assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
+    assert "timeout = 31" in host.file(CONF).content_string
+    pid = main_pid(host)
+    rc, out = run_playbook("site.yml", "-e", "gunicorn_timeout=31")
+    assert rc == 0, out[-3000:]
+    assert main_pid(host) != pid
+    assert gunicorn_settings(host)["timeout"] == "31"
+    # Cut short after Nginx's files are written, before the reload.
+    header = ["-e", '{"nginx_extra_headers": {"X-Pydeploy-Run": "completed"}}']
+    rc, out = run_playbook("site.yml", *header, interrupt_at="Reload Nginx (open connections")
+    assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
+    _, headers, _ = http.get("https://localhost/health")
+    assert "x-pydeploy-run" not in headers
+    rc, out = run_playbook("site.yml", *header)
+    assert rc == 0, out[-3000:]
+    _, headers, _ = http.get("https://localhost/health")
+    assert headers.get("x-pydeploy-run") == "completed"
+
+
+def test_switch_interrupted_before_the_restart_is_completed_by_the_next_run(host, http):
+    # The new environment is in place, the service not restarted yet.
+    extra = json.dumps({"app_env": {"APP_VERSION": "1.0.0-demo", "TRUSTED_PROXY_HOPS": "1", "AWKWARD": AWKWARD}})
+    pid = main_pid(host)
+    rc, out = run_playbook("site.yml", "-e", extra, interrupt_at="Have the server serve release")
+    assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
+    assert main_pid(host) == pid
+    assert "AWKWARD" in host.file(ENV).content_string
+    rc, out = run_playbook("site.yml", "-e", extra)
+    assert rc == 0, out[-3000:]
+    assert changed_count(out) > 0
+    # The running master, not only the file, has the new settings.
+    assert main_pid(host) != pid
+    assert master_env(host)["AWKWARD"] == AWKWARD
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+    no_leftovers(host)
+
+
+def test_environment_file_reads_back_the_same_in_the_release_wsgi_script(host):
+    # The parser of .pydeploy/app.wsgi (mod_wsgi's way in), run on the file
+    # the previous test left: the same values systemd gave the service.
+    script = host.file(f"/srv/{APP}/current/.pydeploy/app.wsgi").content_string
+    functions = [node for node in ast.parse(script).body if isinstance(node, ast.FunctionDef)]
+    parser = ast.unparse(ast.Module(body=functions, type_ignores=[]))
+    program = f"import json, pathlib\n{parser}\nprint(json.dumps(_read_env_file(pathlib.Path({ENV!r}))))"
+    values = json.loads(host.check_output(f"python3 -c {shlex.quote(program)}"))
+    env = master_env(host)
+    assert values["AWKWARD"] == AWKWARD
+    for name in ("AWKWARD", "APP_VERSION", "SECRET_KEY"):
+        assert values[name] == env[name], name
+
+
