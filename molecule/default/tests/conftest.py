@@ -79,6 +79,13 @@ def put_back():
     assert rc == 0, out[-3000:]
 
 
+def served_fingerprint(host, path=None):
+    """The SHA-256 fingerprint of the certificate the front end presents for
+    localhost, or of the certificate file at `path`."""
+    source = f"cat {path}" if path else "echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null"
+    return host.check_output(f"{source} | openssl x509 -noout -fingerprint -sha256")
+
+
 def gunicorn_settings(host):
     """What Gunicorn makes of its configuration file, setting by setting.
     --print-config prints the settings, then goes on to import the app

@@ -12,13 +12,7 @@ on the controller, in tests/test_bad_input.py.
 import re
 
 import pytest
-from conftest import APP, changed_count, gunicorn_settings, run_playbook
-
-
-def served_fingerprint(host):
-    return host.check_output(
-        "echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
-    )
+from conftest import APP, changed_count, gunicorn_settings, run_playbook, served_fingerprint
 
 
 @pytest.fixture(scope="module")

@@ -134,8 +134,10 @@ def test_config_change_reloads_without_a_failed_request(host, capsys):
     before_master, before_workers = master_pid(host, "hello"), worker_pids(host, "hello")
     chat_master = master_pid(host, "chat")
     out = hello_under_stream(host, capsys, "gunicorn.conf.py change (HUP)", "gunicorn_timeout=31")
-    assert re.search(r"RUNNING HANDLER \[[^]]*Reload Gunicorn\]", out)
-    assert not re.search(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)
+    # Tried on a Gunicorn of its own first, then a reload, no restart.
+    assert re.search(r"Start a Gunicorn with the new configuration\] \*+\nok", out), out[-3000:]
+    assert re.search(r"Reload Gunicorn \(new workers; running requests finish\)\] \*+\nchanged", out), out[-3000:]
+    assert re.search(r"Restart the service, the socket holding requests meanwhile\] \*+\nskipping", out), out[-3000:]
     # HUP: same master, new workers; the other app untouched.
     assert master_pid(host, "hello") == before_master
     assert set(worker_pids(host, "hello")).isdisjoint(before_workers)
@@ -154,9 +156,10 @@ def test_unit_change_restarts_once_without_a_failed_request(host, capsys):
         "gunicorn_timeout=32",
         '{"gunicorn_sandbox_overrides": {"PrivateDevices": false}}',
     )
-    # One restart applies both; the reload is skipped.
-    assert len(re.findall(r"RUNNING HANDLER \[[^]]*Restart the Gunicorn service\]", out)) == 1
-    assert re.search(r"Reload Gunicorn\] \*+\nskipping", out), out[-3000:]
+    # One restart applies both; the trial and the reload are skipped.
+    assert len(re.findall(r"Restart the service, the socket holding requests meanwhile\] \*+\nchanged", out)) == 1, out[-3000:]
+    assert re.search(r"Reload Gunicorn \(new workers; running requests finish\)\] \*+\nskipping", out), out[-3000:]
+    assert "Start a Gunicorn with the new configuration" not in out
     assert master_pid(host, "hello") != before_master
     assert master_pid(host, "chat") == chat_master
     assert host.file("/etc/systemd/system/hello.service").contains("^PrivateDevices=no$")
