@@ -143,10 +143,11 @@ def sslyze(target, ca_file, profile):
     return result.returncode, result.stdout + result.stderr
 
 
-def make_certificate(directory, names, days=30, not_before_days=-1, key=None, issuer=None):
+def make_certificate(directory, names, days=30, not_before_days=-1, key=None, issuer=None, ca=False):
     """Writes a certificate for `names` (DNS names or IPs) and its key into
     `directory`, on the controller; signed by `issuer` (cert, key) or by
-    itself. Returns (certificate path, key path, (certificate, key))."""
+    itself; `ca`: a CA's certificate, which may sign others. Returns
+    (certificate path, key path, (certificate, key))."""
     import ipaddress
 
     from cryptography import x509
@@ -173,6 +174,7 @@ def make_certificate(directory, names, days=30, not_before_days=-1, key=None, is
         .not_valid_before(now + datetime.timedelta(days=not_before_days))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .sign(issuer_key, hashes.SHA256())
     )
     stem = pathlib.Path(directory) / f"{re.sub(r'[^A-Za-z0-9.-]', '_', names[0])}-{uuid.uuid4().hex[:8]}"

@@ -48,7 +48,8 @@ def test_value_nginx_refuses_leaves_the_running_config(host, http):
 def test_shared_settings_nginx_refuses_leave_every_file_and_a_restart_works(host, http):
     # A value for the settings every site shares (conf.d) that nginx -t
     # refuses: the shared file is put back, the site stays enabled, and a
-    # restart of Nginx (a reboot, a package upgrade) still serves.
+    # restart of Nginx and of the app (a reboot, a package upgrade) still
+    # serves.
     shared, link = "/etc/nginx/conf.d/pydeploy.conf", "/etc/nginx/sites-enabled/hello.conf"
     before = host.file(shared).content_string
     rc, out = run_playbook("site.yml", "-e", '{"nginx_tls_curves": ["X25519", "bogus_curve"]}')
@@ -57,7 +58,7 @@ def test_shared_settings_nginx_refuses_leave_every_file_and_a_restart_works(host
     assert host.file(shared).content_string == before
     assert host.file(link).is_symlink
     assert host.check_output("ls /etc/nginx/conf.d /etc/nginx/sites-available | grep -c '~$' || true") == "0"
-    host.check_output("systemctl restart nginx")
+    host.check_output(f"systemctl restart nginx {APP}.service")
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 

@@ -198,7 +198,9 @@ def test_no_secret_reaches_a_verbose_log(http, host):
     rc, out = deploy("-vvv", "-e", f"app_secret_key={new_secret}")
     assert rc == 0, out[-3000:]
     assert len(out) > 10000
-    assert "Write the app's environment file" in out
+    # The environment file was staged, then put in place at the switch.
+    assert "TASK [pydeploy.wsgi.app : Stage the new environment file]" in out
+    assert "TASK [pydeploy.wsgi.app : Put the new environment file in place]" in out
     for secret in (SECRET, new_secret, DB_PASSWORD):
         assert secret not in out
     assert served_version(http) == "1.0.0"
