@@ -9,6 +9,10 @@ PYDEPLOY_VENV=${PYDEPLOY_VENV:-$PYDEPLOY_ROOT/.venv}
 # own (it is pulled if it is not present); the default one is built here.
 PYDEPLOY_DEFAULT_IMAGE=pydeploy/debian12-systemd:latest
 PYDEPLOY_IMAGE=${PYDEPLOY_IMAGE:-$PYDEPLOY_DEFAULT_IMAGE}
+# The Debian 13 (trixie) hosts of the debian13 scenario boot from its own
+# image, built the same way; PYDEPLOY_DEBIAN13_IMAGE names one of your own.
+PYDEPLOY_DEFAULT_DEBIAN13_IMAGE=pydeploy/debian13-systemd:latest
+PYDEPLOY_DEBIAN13_IMAGE=${PYDEPLOY_DEBIAN13_IMAGE:-$PYDEPLOY_DEFAULT_DEBIAN13_IMAGE}
 PYDEPLOY_DEBIAN_MIRROR=${PYDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The test hosts of every scenario but default start from a second image: the
 # base one with the Debian packages the roles and the tests install already
@@ -29,7 +33,7 @@ PYDEPLOY_TEST_PACKAGES=(
 # in the image they are off, as on a host without them; the roles enable the
 # one a scenario uses.
 PYDEPLOY_TEST_SERVICES_OFF=(nginx apache2)
-export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE
+export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE PYDEPLOY_DEBIAN13_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -96,27 +100,31 @@ ensure_docker() {
 }
 
 ensure_image() {
-  # The systemd base image: built with debootstrap under our default name,
-  # pulled under any other name the user chose.
-  docker image inspect "$PYDEPLOY_IMAGE" >/dev/null 2>&1 && return 0
-  if [ "$PYDEPLOY_IMAGE" != "$PYDEPLOY_DEFAULT_IMAGE" ]; then
-    log "Pulling $PYDEPLOY_IMAGE"
-    docker pull "$PYDEPLOY_IMAGE" || die "PYDEPLOY_IMAGE=$PYDEPLOY_IMAGE can't be pulled; unset it to build the default image"
-    return 0
-  fi
-  build_image
+  # ensure_image [IMAGE CODENAME]: a systemd base image (by default
+  # $PYDEPLOY_IMAGE, Debian 12), built with debootstrap under our default
+  # names, pulled under any other name the user chose.
+  local image=${1:-$PYDEPLOY_IMAGE} codename=${2:-bookworm}
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  case "$image" in
+    "$PYDEPLOY_DEFAULT_IMAGE" | "$PYDEPLOY_DEFAULT_DEBIAN13_IMAGE") build_image "$image" "$codename" ;;
+    *)
+      log "Pulling $image"
+      docker pull "$image" || die "$image can't be pulled; unset the variable that names it to build the default image"
+      ;;
+  esac
 }
 
 build_image() {
+  # build_image IMAGE CODENAME
+  local image=$1 codename=$2 rootfs
   apt_install debootstrap
-  local rootfs
   rootfs=$(mktemp -d /var/tmp/pydeploy-rootfs.XXXXXX)
   # shellcheck disable=SC2064
   trap "as_root rm -rf '$rootfs'" RETURN
-  log "Building $PYDEPLOY_DEFAULT_IMAGE with debootstrap (about a minute)"
+  log "Building $image with debootstrap ($codename, about a minute)"
   as_root debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,procps,ca-certificates \
-    bookworm "$rootfs" "$PYDEPLOY_DEBIAN_MIRROR" >/dev/null
+    "$codename" "$rootfs" "$PYDEPLOY_DEBIAN_MIRROR" >/dev/null
   # A container has no consoles or kernel to manage, and keeps apt's lists so
   # that a first apt run does not start by downloading them.
   as_root chroot "$rootfs" systemctl mask getty.target systemd-udevd.service \
@@ -126,8 +134,8 @@ build_image() {
   as_root chroot "$rootfs" apt-get clean
   as_root tar -C "$rootfs" -c . | docker import \
     -c 'CMD ["/lib/systemd/systemd"]' \
-    -m "pydeploy.wsgi systemd base image (debootstrap bookworm)" - "$PYDEPLOY_DEFAULT_IMAGE" >/dev/null
-  log "Built $PYDEPLOY_DEFAULT_IMAGE"
+    -m "pydeploy.wsgi systemd base image (debootstrap $codename)" - "$image" >/dev/null
+  log "Built $image"
 }
 
 packages_image() {

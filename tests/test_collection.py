@@ -1,11 +1,14 @@
 """The collection as users get it: the tarball `ansible-galaxy collection
-build` makes holds only what they run and read, and, installed offline into
-a fresh path, its playbooks load from a project outside this checkout."""
+build` makes holds only what they run and read, Galaxy's importer accepts it,
+and, installed offline into a fresh path, its playbooks load from a project
+outside this checkout."""
 
+import json
 import os
 import pathlib
 import re
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -15,10 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 ALLOWED = re.compile(
     r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|requirements\.yml"
     r"|meta/|roles/|playbooks/|plugins/|docs/|examples/|inventories/(staging|production)/"
-    r"|changelogs/(changelog|config)\.yaml)"
+    r"|changelogs/(changelog|config)\.yaml|tests/sanity/ignore-[0-9.]+\.txt$)"
 )
 REQUIRED = ["LICENSE", "README.md", "playbooks/site.yml", "roles/app/tasks/main.yml", "plugins/modules/health_check.py"]
-FORBIDDEN = re.compile(r"vault-password|(^|/)ansible\.cfg$|^\.|/\.|__pycache__|\.pyc$|^molecule/|^tests/|^scripts/")
+FORBIDDEN = re.compile(r"vault-password|(^|/)ansible\.cfg$|^\.|/\.|__pycache__|\.pyc$|^molecule/|^tests/(?!sanity/)|^scripts/")
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +70,31 @@ def test_installed_tarball_runs_from_a_project_outside_the_checkout(tarball, tmp
             if mode == "--list-tasks":
                 assert "Take or release the lock of the app on the host" in run.stdout, run.stdout[-3000:]
                 assert "pydeploy.wsgi.app :" in run.stdout or playbook == "rollback", run.stdout[-3000:]
+
+
+def test_galaxy_importer_accepts_the_tarball(tarball, tmp_path):
+    # Galaxy's own checks, as on upload: metadata, docs of every plugin and
+    # role (through ansible-doc), ansible-lint. Its ansible-test step runs in
+    # a container image from a registry; scripts/test runs ansible-test
+    # sanity itself.
+    config = tmp_path / "importer.cfg"
+    config.write_text("[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(GALAXY_IMPORTER_CONFIG=str(config), ANSIBLE_NOCOLOR="1")
+    run = subprocess.run(
+        [sys.executable, "-m", "galaxy_importer.main", str(tarball)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "Importer processing completed successfully" in output, output[-3000:]
+    assert [line for line in output.splitlines() if re.match(r"\s*(WARNING|ERROR)", line)] == [], output[-3000:]
+    result = json.loads((tmp_path / "importer_result.json").read_text())
+    found = {(item["content_type"], item["content_name"]): item for item in result["docs_blob"]["contents"]}
+    roles = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "meta").is_dir())
+    modules = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py"))
+    for role in roles:
+        assert found[("role", role)]["readme_html"], f"no README for role {role}"
+    for module in modules:
+        assert found[("module", module)]["doc_strings"], f"no docs for module {module}"
+    assert found[("filter", "redact_url")]["doc_strings"]

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 name: redact_url
 short_description: Replace the credentials in the URLs of a text with ***
 version_added: 0.1.0
-author: pydeploy.wsgi contributors
+author: pydeploy.wsgi contributors (@pydeploy)
 description:
   - Every C(scheme://user:password@host) in the text becomes C(scheme://***@host), so that a URL
     with a token or a password can be named in a message, a loop label or a recorded description.

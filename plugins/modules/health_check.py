@@ -18,7 +18,7 @@ description:
   - Fails when no healthy answer came, with the last answer in the result.
   - Sends nothing but to the given endpoint, which is on the managed host.
 version_added: 0.1.0
-author: pydeploy.wsgi contributors
+author: pydeploy.wsgi contributors (@pydeploy)
 options:
   endpoint:
     description:
@@ -48,12 +48,16 @@ options:
       - HTTPS only, required there. The certificate (or a CA) the front end's certificate
         must chain to.
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: Sends requests only; changes nothing.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -99,7 +103,6 @@ seconds:
 import http.client
 import socket
 import ssl
-import subprocess
 import time
 import urllib.parse
 

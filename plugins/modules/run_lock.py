@@ -17,7 +17,7 @@ description:
   - Never reports a change (the action plugin says C(changed=false)) since the lock is the run's own bookkeeping,
     not a change to what the host serves.
 version_added: 0.1.0
-author: pydeploy.wsgi contributors
+author: pydeploy.wsgi contributors (@pydeploy)
 options:
   path:
     description: The lock file, on a tmpfs such as C(/run/lock) so that a reboot clears it.
@@ -29,7 +29,7 @@ options:
     choices: [present, absent]
     default: present
   holder:
-    description: Who takes the lock; O(holder.id) identifies the run.
+    description: Who takes the lock; its C(id) key identifies the run.
     type: dict
     required: true
   timeout:
@@ -40,14 +40,23 @@ options:
     description: The id of a holder known to be gone; its lock is replaced by this run's.
     type: str
     default: ""
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: In check mode the lock is neither taken nor released; a busy lock is reported.
   diff_mode:
     support: none
-  action:
-    support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
