@@ -44,6 +44,9 @@ BAD_INPUT = [
     ("tls_key_type=DSA", "tls_key_type"),
     ("pydeploy_app_name=Bad/Name", "pydeploy_app_name"),
     ("nginx_tls_profile=old", "nginx_tls_profile"),
+    # A system the collection does not deploy to (the facts a play gathers, given here).
+    ('{"ansible_facts": {"distribution": "Debian", "distribution_major_version": "11"}}',
+     "runs Debian 11; this collection deploys to Debian 12 and Debian 13"),
     ("nginx_rate_limit_rate=fast", "nginx_rate_limit_rate"),
     ('{"gunicorn_sandbox_overrides": {"no such directive": true}}', "gunicorn_sandbox_overrides"),
     ("tls_mode=acme", "tls_acme_terms_agreed"),

@@ -49,7 +49,8 @@ def http(host):
 
 
 def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
-    """Runs one of the collection's playbooks against the scenario's hosts.
+    """Runs one of the collection's playbooks (a name in playbooks/, or a
+    path) against the scenario's hosts.
 
     Returns (exit code, output). The scenario's environment (collections,
     vault password) comes from Molecule. interrupt_at: the run is interrupted
@@ -57,7 +58,8 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     (molecule/_shared/callback_plugins/interrupt.py).
     """
     root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"{root}/playbooks/{playbook}", *args]
+    path = playbook if os.path.isabs(playbook) else f"{root}/playbooks/{playbook}"
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path, *args]
     env = dict(os.environ)
     if interrupt_at:
         env.update(
