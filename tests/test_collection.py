@@ -7,20 +7,22 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
 
 import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # What the tarball may hold, by path.
 ALLOWED = re.compile(
-    r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|requirements\.yml"
+    r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|CHANGELOG\.rst|requirements\.yml"
     r"|meta/|roles/|playbooks/|plugins/|docs/|examples/|inventories/(staging|production)/"
     r"|changelogs/(changelog|config)\.yaml|tests/sanity/ignore-[0-9.]+\.txt$)"
 )
-REQUIRED = ["LICENSE", "README.md", "playbooks/site.yml", "roles/app/tasks/main.yml", "plugins/modules/health_check.py"]
+REQUIRED = ["LICENSE", "README.md", "CHANGELOG.rst", "playbooks/site.yml", "roles/app/tasks/main.yml", "plugins/modules/health_check.py"]
 FORBIDDEN = re.compile(r"vault-password|(^|/)ansible\.cfg$|^\.|/\.|__pycache__|\.pyc$|^molecule/|^tests/(?!sanity/)|^scripts/")
 
 
@@ -113,3 +115,19 @@ def test_sanity_ignores_only_the_license_header():
         entries = [line.split("#")[0].split() for line in ignore.read_text().splitlines()]
         assert sorted(path for path, _ in entries) == modules, ignore.name
         assert {test for _, test in entries} == {"validate-modules:missing-gplv3-license"}, ignore.name
+
+
+def test_changelog_is_the_one_antsibull_changelog_writes(tmp_path):
+    # CHANGELOG.rst comes from changelogs/changelog.yaml (antsibull-changelog
+    # release); generated again in a copy, it is the same file.
+    for name in ("galaxy.yml", "CHANGELOG.rst"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "changelogs", tmp_path / "changelogs")
+    run = subprocess.run(
+        ["antsibull-changelog", "generate"], capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "CHANGELOG.rst").read_text() == (ROOT / "CHANGELOG.rst").read_text(), "run antsibull-changelog generate"
+    # The version galaxy.yml builds has its release notes.
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    assert version in yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
