@@ -131,3 +131,21 @@ def test_changelog_is_the_one_antsibull_changelog_writes(tmp_path):
     # The version galaxy.yml builds has its release notes.
     version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
     assert version in yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
+
+
+def test_readme_controller_versions_are_the_tested_ones():
+    # The README's table of the controller side names what the tests pin
+    # (requirements.txt), what meta/runtime.yml declares, and the Python
+    # these tests run on.
+    section = (ROOT / "README.md").read_text().split("\n## Supported versions\n", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[1]
+        for cells in ([cell.strip() for cell in line.strip().strip("|").split("|")] for line in section.splitlines() if line.startswith("|"))
+        if len(cells) == 2
+    }
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#"))
+    requires = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"]
+    assert pins["ansible-core"] in rows["ansible-core"] and requires in rows["ansible-core"], rows["ansible-core"]
+    assert requires == ">=" + ".".join(pins["ansible-core"].split(".")[:2]) + ".0", "the floor is the tested minor release"
+    assert rows["Python"] == "%d.%d" % sys.version_info[:2]
+    assert f"`ansible` {pins['ansible']} package" in rows["community.crypto"], rows["community.crypto"]
