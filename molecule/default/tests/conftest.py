@@ -53,9 +53,10 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     path) against the scenario's hosts.
 
     Returns (exit code, output). The scenario's environment (collections,
-    vault password) comes from Molecule. interrupt_at: the run is interrupted
-    as Ctrl-C would, just before the task whose name holds this text starts
-    (molecule/_shared/callback_plugins/interrupt.py).
+    vault password) comes from Molecule. interrupt_at: the run is killed, as
+    a dying controller would be, just before the task whose name holds this
+    text starts (molecule/_shared/callback_plugins/interrupt.py); it runs in
+    a process group of its own, which the kill takes whole.
     """
     root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     path = playbook if os.path.isabs(playbook) else f"{root}/playbooks/{playbook}"
@@ -67,7 +68,9 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
             ANSIBLE_CALLBACKS_ENABLED="interrupt",
             PYDEPLOY_INTERRUPT_AT=interrupt_at,
         )
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env, start_new_session=bool(interrupt_at)
+    )
     # Without the colours Molecule's environment asks for.
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
 

@@ -10,9 +10,9 @@
   certificate written earlier in that run is still loaded (force_handlers).
 - A build that fails (a package that does not exist) leaves the environment
   file in use as it was, and no copy of it.
-- Runs interrupted as Ctrl-C would (molecule/_shared/callback_plugins/
-  interrupt.py) between writing and applying: the next run applies what
-  the first one wrote, checked on the running processes.
+- Runs killed, as a dying controller would be (molecule/_shared/
+  callback_plugins/interrupt.py), between writing and applying: the next
+  run applies what the first one wrote, checked on the running processes.
 - Environment values reach the service, and the release's app.wsgi, exactly
   as written.
 - One run at a time: a run finding the app's lock held by another waits,
