@@ -76,10 +76,26 @@ BAD_INPUT = [
     ('{"pydeploy_health_path": "/health\\n"}', "app_health_path must start with /"),
     ("gunicorn_health_path=health", "gunicorn_health_path must be empty or a path"),
     ("nginx_health_timeout=0", "nginx_health_timeout must be at least 1 second"),
+    # nginx + uwsgi: typed and checked values, nothing smuggled into the ini
+    # file or the unit, no WebSocket over uWSGI's protocol.
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_processes": "many"}', "uwsgi_processes"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_buffer_size": 1024}', "uwsgi_buffer_size must be 4096 to 65535 bytes"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_threads": 4, "uwsgi_enable_threads": false}', "uwsgi_threads > 1 needs uwsgi_enable_threads"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_extra_options": {"plugins": "python2"}}',
+     "uwsgi_extra_options may not set what the role sets itself (got plugins"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_extra_options": {"route": "^/x$ log:x\\nsocket = 0.0.0.0:80"}}',
+     "uwsgi_extra_options: values must not hold line breaks"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_extra_options": {"env": "LEAK=@(/etc/shadow)"}}', "uwsgi_extra_options: values must not hold"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_log_format": "%(addr) $(SECRET_KEY)"}', "uwsgi_log_format must be one line without $ or @"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_sandbox_overrides": {"RuntimeDirectory": "etc"}}', "uwsgi_sandbox_overrides may change the sandbox only"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_socket_path": "/run/hello/../../etc/x.sock"}', "uwsgi_socket_path"),
+    ('{"pydeploy_app_server": "uwsgi", "nginx_websocket_locations": ["/ws"]}', "nginx_websocket_locations need an app server that speaks HTTP"),
+    ("nginx_upstream_protocol=fastcgi", "nginx_upstream_protocol"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
-VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn."
+VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn, nginx + uwsgi."
 APACHE_MOD_WSGI = '{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}'
+NGINX_UWSGI = "pydeploy_app_server=uwsgi"
 NAMES = ["localhost", "127.0.0.1"]
 # (case, what the failure says): tls_mode files with certificates that do not fit.
 BAD_FILES = [
@@ -145,7 +161,10 @@ def runs(tmp_path_factory):
     jobs["apache + mod_wsgi control"] = ("site.yml", ["-e", APACHE_MOD_WSGI])
     jobs["apache + gunicorn control"] = ("site.yml", ["-e", "pydeploy_front_end=apache"])
     jobs["deploy apache + mod_wsgi control"] = ("deploy.yml", ["-e", APACHE_MOD_WSGI])
+    jobs["nginx + uwsgi control"] = ("site.yml", ["-e", NGINX_UWSGI])
+    jobs["deploy nginx + uwsgi control"] = ("deploy.yml", ["-e", NGINX_UWSGI])
     jobs["nginx + mod_wsgi"] = ("site.yml", ["-e", "pydeploy_app_server=mod_wsgi"])
+    jobs["apache + uwsgi"] = ("site.yml", ["-e", '{"pydeploy_front_end": "apache", "pydeploy_app_server": "uwsgi"}'])
     # The checks run whatever --tags asks for.
     jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
     jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
@@ -173,6 +192,8 @@ def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
         ("apache + mod_wsgi control", FIRST_ROLE_TASK),
         ("apache + gunicorn control", FIRST_ROLE_TASK),
         ("deploy apache + mod_wsgi control", FIRST_DEPLOY_TASK),
+        ("nginx + uwsgi control", FIRST_ROLE_TASK),
+        ("deploy nginx + uwsgi control", FIRST_DEPLOY_TASK),
     ],
 )
 def test_good_input_goes_on_to_the_host(runs, control, first_task):
@@ -232,6 +253,10 @@ def test_a_pair_that_is_not_a_stack_is_refused_naming_both_and_the_valid_ones(ru
     assert 'pydeploy_front_end "nginx" with pydeploy_app_server "mod_wsgi" is not a stack' in out, out[-2000:]
     assert VALID_PAIRS in out
     stopped_before_the_host(out)
+    rc, out = runs["apache + uwsgi"]
+    assert rc != 0, out[-2000:]
+    assert 'pydeploy_front_end "apache" with pydeploy_app_server "uwsgi" is not a stack' in out, out[-2000:]
+    stopped_before_the_host(out)
     rc, out = runs["pydeploy_front_end=caddy"]
     assert VALID_PAIRS in out, out[-2000:]
 
@@ -243,6 +268,7 @@ def test_a_pair_that_is_not_a_stack_is_refused_naming_both_and_the_valid_ones(ru
         # apache + mod_wsgi: said, not ignored silently.
         ("apache + mod_wsgi control", "gunicorn_max_requests, gunicorn_max_requests_jitter, gunicorn_workers, nginx_client_max_body_size"),
         ("apache + gunicorn control", "nginx_client_max_body_size, nginx_public_https_port"),
+        ("nginx + uwsgi control", "gunicorn_max_requests, gunicorn_max_requests_jitter, gunicorn_workers"),
     ],
 )
 def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, control, unused):
@@ -251,5 +277,7 @@ def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, contr
     warning = re.search(r"WARNING: (.*?) are set in the inventory, but the stack", flat)
     assert warning, out[-3000:]
     assert unused in warning.group(1)
-    # Gunicorn's settings are used under apache + gunicorn.
-    assert ("gunicorn_workers" in warning.group(1)) == ("mod_wsgi" in control)
+    # Gunicorn's settings are used under apache + gunicorn; Nginx's under
+    # nginx + uwsgi.
+    assert ("gunicorn_workers" in warning.group(1)) == ("gunicorn" not in control)
+    assert ("nginx_" in warning.group(1)) == ("apache" in control)

@@ -11,8 +11,8 @@ short_description: Wait for a WSGI app to answer its health check, on a socket o
 description:
   - Sends C(GET path) once a second until the answer is HTTP 200, O(timeout) runs out,
     or the systemd O(unit) serving the endpoint stops.
-  - The endpoint is the app server's own Unix socket, or a front end on this host over
-    HTTP or HTTPS. Over HTTPS, O(host) is also the TLS name, and the certificate must
+  - The endpoint is the app server's own Unix socket (HTTP, or uWSGI's own protocol as
+    Nginx speaks it with C(uwsgi_pass)), or a front end on this host over HTTP or HTTPS. Over HTTPS, O(host) is also the TLS name, and the certificate must
     be the one in O(ca_file), trusted as it is (a self-signed or not yet issued
     certificate passes, another one does not).
   - Fails when no healthy answer came, with the last answer in the result.
@@ -22,7 +22,8 @@ author: pydeploy.wsgi contributors (@pydeploy)
 options:
   endpoint:
     description:
-      - V(unix:<socket>), V(http://<address>:<port>) or V(https://<address>:<port>).
+      - V(unix:<socket>) (HTTP on a Unix socket), V(uwsgi:<socket>) (uWSGI's protocol on a Unix
+        socket; sent as HTTPS from 127.0.0.1), V(http://<address>:<port>) or V(https://<address>:<port>).
     type: str
     required: true
   path:
@@ -66,6 +67,12 @@ EXAMPLES = r"""
     endpoint: unix:/run/hello/gunicorn.sock
     path: /health
     timeout: 60
+    unit: hello.service
+
+- name: Wait for uWSGI's socket to answer, in its own protocol
+  pydeploy.wsgi.health_check:
+    endpoint: uwsgi:/run/hello/uwsgi.sock
+    path: /health
     unit: hello.service
 
 - name: Check the app through Nginx with its own certificate
@@ -133,7 +140,56 @@ class TLSConnection(http.client.HTTPConnection):
         self.sock = self.context.wrap_socket(self.sock, server_hostname=self.name)
 
 
+class UwsgiConnection:
+    """One request in uWSGI's protocol on a Unix socket, as Nginx's uwsgi_pass
+    sends it (the variables of uwsgi_params, HTTPS on); the answer is HTTP."""
+
+    def __init__(self, path, timeout):
+        self.unix_path = path
+        self.timeout = timeout
+        self.sock = None
+
+    def request(self, method, path, headers):
+        target = urllib.parse.urlsplit(path)
+        variables = {
+            "REQUEST_METHOD": method,
+            "REQUEST_URI": path,
+            "PATH_INFO": target.path,
+            "QUERY_STRING": target.query,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REQUEST_SCHEME": "https",
+            "HTTPS": "on",
+            "SERVER_NAME": headers["Host"],
+            "SERVER_PORT": "443",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "0",
+        }
+        for name, value in headers.items():
+            variables["HTTP_" + name.upper().replace("-", "_")] = value
+        body = b"".join(
+            len(part).to_bytes(2, "little") + part
+            for name, value in variables.items()
+            for part in (name.encode("latin-1"), value.encode("latin-1"))
+        )
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+        # modifier1 0 (WSGI), the size of the variables, modifier2 0.
+        self.sock.sendall(b"\x00" + len(body).to_bytes(2, "little") + b"\x00" + body)
+
+    def getresponse(self):
+        answer = http.client.HTTPResponse(self.sock)
+        answer.begin()
+        return answer
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+
+
 def connection(endpoint, host, ca_file):
+    if endpoint.startswith("uwsgi:"):
+        return UwsgiConnection(endpoint[len("uwsgi:"):], timeout=5)
     if endpoint.startswith("unix:"):
         return UnixHTTPConnection(endpoint[len("unix:"):], timeout=5)
     url = urllib.parse.urlsplit(endpoint)
@@ -193,8 +249,10 @@ def main():
     params = module.params
     endpoint = params["endpoint"]
     scheme = urllib.parse.urlsplit(endpoint).scheme
-    if not (endpoint.startswith("unix:/") or scheme in ("http", "https")):
-        module.fail_json(msg=f"endpoint {endpoint!r}: use unix:<socket>, http://<address>:<port> or https://<address>:<port>")
+    if not (endpoint.startswith(("unix:/", "uwsgi:/")) or scheme in ("http", "https")):
+        module.fail_json(
+            msg=f"endpoint {endpoint!r}: use unix:<socket>, uwsgi:<socket>, http://<address>:<port> or https://<address>:<port>"
+        )
     if scheme == "https" and not params["ca_file"]:
         module.fail_json(msg="ca_file is required for an https endpoint")
     if not params["path"].startswith("/"):

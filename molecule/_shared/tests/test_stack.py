@@ -1,7 +1,8 @@
 """What a client sees of any stack (front end + app server), whichever it is.
 
 Shared by the scenarios of each pair (molecule.yml: additional_files_or_dirs):
-nginx + gunicorn (default), apache + mod_wsgi and apache + gunicorn (apache).
+nginx + gunicorn (default), apache + mod_wsgi and apache + gunicorn (apache),
+nginx + uwsgi (uwsgi), and both front ends on Debian 13 (debian13).
 Each test asks the host's inventory which stack it runs, and checks the same
 behaviour through it: HTTPS with Mozilla's intermediate profile, redirects,
 security headers, static files from the front end, body limits, unknown
@@ -49,6 +50,8 @@ class Stack(Http):
         """Whether the app itself handled a request whose URL holds marker."""
         if self.app_server == "gunicorn":
             return marker in self.host.file(f"/var/log/{APP}/access.log").content_string
+        if self.app_server == "uwsgi":
+            return marker in self.host.file(f"/var/log/{APP}/uwsgi.log").content_string
         # Inside Apache: its log names the handler that answered
         # (wsgi-script: the app; "-": Apache itself).
         lines = [line for line in self.front_end_log().splitlines() if marker in line]
@@ -215,8 +218,7 @@ def test_unknown_host_names_are_refused(host, stack):
             assert out.stdout == "000", (args, out.rc, out.stdout)
         else:
             assert out.stdout == "421", (args, out.rc, out.stdout)
-    if stack.app_server == "gunicorn":
-        assert marker not in host.file(f"/var/log/{APP}/access.log").content_string
+    assert not stack.app_saw(marker)
     cert = host.check_output(
         "echo | openssl s_client -connect 127.0.0.1:443 -servername evil.example 2>/dev/null | openssl x509 -noout -subject"
     )
@@ -271,6 +273,9 @@ def test_the_host_runs_what_the_readme_says_is_supported(host, stack):
     assert minor(host.package(front_end[1]).version) == table[front_end[0]][major]
     if stack.app_server == "mod_wsgi":
         assert minor(host.package("libapache2-mod-wsgi-py3").version) == table["mod_wsgi"][major]
+    elif stack.app_server == "uwsgi":
+        row = next(name for name in table if name.startswith("uWSGI"))
+        assert minor(host.package("uwsgi-core").version) == table[row][major]
     else:
         gunicorn = re.search(r"[0-9.]+", host.check_output(f"/srv/{APP}/current/venv/bin/gunicorn --version")).group(0)
         row = next(name for name in table if name.startswith("Gunicorn"))

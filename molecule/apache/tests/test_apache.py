@@ -8,23 +8,16 @@ every test for both, one host after the other: the hosts' state when a test
 runs may be a later step's).
 """
 
-import os
 import re
 
 import pytest
-import testinfra
-from conftest import APP, RequestStream, changed_count, make_version, run_playbook
+from conftest import APP, RequestStream, changed_count, hosts_named, make_version, name_of, report_stream, run_playbook
 
 HOSTS = ("pydeploy-apache-wsgi", "pydeploy-apache-gunicorn")
 
 
 def all_hosts():
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory) for name in HOSTS}
-
-
-def name_of(host):
-    return host.backend.get_hostname()
+    return hosts_named(HOSTS)
 
 
 def served_version(host):
@@ -67,11 +60,7 @@ def streamed(playbook, *args):
 
 
 def report(capsys, what, host, answers, expected):
-    failed = [line for line in answers if not line.endswith(" 200") or not any(f'"version":"{v}"' in line for v in expected)]
-    seen = [v for v in expected if any(f'"version":"{v}"' in line for line in answers)]
-    with capsys.disabled():
-        print(f"\n  {what} on {name_of(host)}: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
-    return failed, seen
+    return report_stream(capsys, f"{what} on {name_of(host)}", answers, expected)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import sys
 import uuid
 
 import pytest
+import testinfra
 
 APP = "hello"
 EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "flask_app"
@@ -75,6 +76,16 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
 
 
+def tags_of(playbook):
+    """The tags `--list-tags` shows for one of the collection's playbooks."""
+    rc, out = run_playbook(playbook, "--list-tags")
+    assert rc == 0, out[-3000:]
+    found = set()
+    for listed in re.findall(r"TASK TAGS: \[([^\]]*)\]", out):
+        found.update(tag.strip() for tag in listed.split(",") if tag.strip())
+    return sorted(found)
+
+
 @pytest.fixture(scope="module")
 def put_back():
     """For a test module whose playbook runs change the host: at its end,
@@ -104,6 +115,37 @@ def changed_count(out):
     counts = re.findall(r"changed=(\d+)", out)
     assert counts, out[-2000:]
     return sum(int(count) for count in counts)
+
+
+def hosts_named(names):
+    """testinfra hosts of the scenario's inventory, by name: for tests whose
+    playbook runs cover several hosts at once."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory) for name in names}
+
+
+def name_of(host):
+    return host.backend.get_hostname()
+
+
+def report_stream(capsys, what, answers, expected):
+    """Prints a request stream's count; returns (the answers that failed or
+    came from no expected version, the expected versions seen, in order)."""
+    failed = [line for line in answers if not line.endswith(" 200") or not any(f'"version":"{v}"' in line for v in expected)]
+    seen = [v for v in expected if any(f'"version":"{v}"' in line for line in answers)]
+    with capsys.disabled():
+        print(f"\n  {what}: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    return failed, seen
+
+
+def sandbox_exposure(host, unit, capsys):
+    """systemd-analyze security's overall exposure of a unit, printed."""
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
+    assert exposure, out[-500:]
+    with capsys.disabled():
+        print(f"\n  systemd-analyze security {unit} on {name_of(host)}: exposure {exposure.group(1)}")
+    return float(exposure.group(1))
 
 
 class RequestStream:

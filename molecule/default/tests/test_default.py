@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from conftest import APP, gunicorn_settings
+from conftest import APP, gunicorn_settings, sandbox_exposure
 
 
 
@@ -61,12 +61,7 @@ def test_socket_and_service_are_enabled_and_active(host):
 
 
 def test_service_sandbox_exposure_is_at_most_2(host, capsys):
-    out = host.check_output(f"systemd-analyze security --no-pager {APP}.service")
-    exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
-    assert exposure, out[-500:]
-    with capsys.disabled():
-        print(f"\n  systemd-analyze security {APP}.service: exposure {exposure.group(1)}")
-    assert float(exposure.group(1)) <= 2.0
+    assert sandbox_exposure(host, f"{APP}.service", capsys) <= 2.0
 
 
 def test_gunicorn_reads_the_rendered_settings(host):
