@@ -12,9 +12,10 @@ description:
   - Sends C(GET path) once a second until the answer is HTTP 200, O(timeout) runs out,
     or the systemd O(unit) serving the endpoint stops.
   - The endpoint is the app server's own Unix socket (HTTP, or uWSGI's own protocol as
-    Nginx speaks it with C(uwsgi_pass)), or a front end on this host over HTTP or HTTPS. Over HTTPS, O(host) is also the TLS name, and the certificate must
-    be the one in O(ca_file), trusted as it is (a self-signed or not yet issued
-    certificate passes, another one does not).
+    Nginx speaks it with C(uwsgi_pass)), or a front end on this host over HTTP or HTTPS.
+    Over HTTPS, O(host) is also the TLS name, and the certificate must be the one in
+    O(ca_file), trusted as it is (a self-signed or not yet issued certificate passes,
+    another one does not).
   - Fails when no healthy answer came, with the last answer in the result.
   - Sends nothing but to the given endpoint, which is on the managed host.
 version_added: 0.1.0
