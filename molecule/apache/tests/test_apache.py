@@ -11,7 +11,7 @@ runs may be a later step's).
 import re
 
 import pytest
-from conftest import APP, RequestStream, changed_count, hosts_named, make_version, name_of, report_stream, run_playbook
+from conftest import APP, changed_count, hosts_named, make_version, name_of, report_stream, run_playbook, run_watched
 
 HOSTS = ("pydeploy-apache-wsgi", "pydeploy-apache-gunicorn")
 
@@ -45,18 +45,7 @@ def state(host):
 def streamed(playbook, *args):
     """Runs a playbook against both hosts with a request stream through Apache
     on each; returns (exit code, output, {host: (answers, state before, state after)})."""
-    hosts = all_hosts()
-    before = {name: state(h) for name, h in hosts.items()}
-    streams = {name: RequestStream(h) for name, h in hosts.items()}
-    for stream in streams.values():
-        stream.__enter__()
-    try:
-        rc, out = run_playbook(playbook, *args)
-    finally:
-        for stream in streams.values():
-            stream.__exit__(None, None, None)
-    after = {name: state(h) for name, h in hosts.items()}
-    return rc, out, {name: (streams[name].answers(), before[name], after[name]) for name in HOSTS}
+    return run_watched(HOSTS, state, playbook, *args)
 
 
 def report(capsys, what, host, answers, expected):

@@ -2,8 +2,9 @@
 site.yml, deploy.yml and rollback.yml with that one tag, against a converged
 host of this scenario, ends without a failure and finds nothing to change.
 Every role's tags reach a host that runs the role: Apache's on the Apache +
-mod_wsgi host, uWSGI's in the uwsgi scenario (tests/test_uwsgi.py), the others on the Nginx + Gunicorn host (one
-host a run: the suite's time budget)."""
+mod_wsgi host, uWSGI's in the uwsgi scenario (tests/test_uwsgi.py), the
+others on the Nginx + Gunicorn host (one host a run: the suite's time
+budget)."""
 
 import concurrent.futures
 import os

@@ -128,6 +128,25 @@ def name_of(host):
     return host.backend.get_hostname()
 
 
+def run_watched(names, state, playbook, *args, stream=True):
+    """Runs a playbook against the hosts named, with each host's state(host)
+    taken before and after and, if asked, a request stream (RequestStream)
+    on each meanwhile; returns (exit code, output, {host: (the stream's
+    answers, state before, state after)})."""
+    hosts = hosts_named(names)
+    before = {name: state(host) for name, host in hosts.items()}
+    streams = {name: RequestStream(host) for name, host in hosts.items()} if stream else {}
+    for one in streams.values():
+        one.__enter__()
+    try:
+        rc, out = run_playbook(playbook, *args)
+    finally:
+        for one in streams.values():
+            one.__exit__(None, None, None)
+    after = {name: state(host) for name, host in hosts.items()}
+    return rc, out, {name: (streams[name].answers() if stream else [], before[name], after[name]) for name in names}
+
+
 def report_stream(capsys, what, answers, expected):
     """Prints a request stream's count; returns (the answers that failed or
     came from no expected version, the expected versions seen, in order)."""

@@ -17,13 +17,12 @@ import uuid
 import pytest
 from conftest import (
     APP,
-    RequestStream,
     changed_count,
-    hosts_named,
     make_version,
     name_of,
     report_stream,
     run_playbook,
+    run_watched,
     sandbox_exposure,
     tags_of,
 )
@@ -70,18 +69,7 @@ def on_both(playbook, *args, stream=False):
     """Runs a playbook against both hosts, with a request stream through
     Nginx on each if asked; returns (exit code, output, {host: (answers,
     state before, state after)})."""
-    hosts = hosts_named(HOSTS)
-    before = {name: state(h) for name, h in hosts.items()}
-    streams = {name: RequestStream(h) for name, h in hosts.items()} if stream else {}
-    for one in streams.values():
-        one.__enter__()
-    try:
-        rc, out = run_playbook(playbook, *args)
-    finally:
-        for one in streams.values():
-            one.__exit__(None, None, None)
-    after = {name: state(h) for name, h in hosts.items()}
-    return rc, out, {name: (streams[name].answers() if stream else [], before[name], after[name]) for name in HOSTS}
+    return run_watched(HOSTS, state, playbook, *args, stream=stream)
 
 
 @pytest.fixture(scope="module")
