@@ -1,12 +1,60 @@
 """The example app that pydeploy.wsgi deploys: a small Flask app shaped like a real one."""
 
+import datetime
+import json
+import logging
+import logging.handlers
 import os
 import platform
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 __version__ = "1.0.0"
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives each record the id of the request it was logged in: the
+    X-Request-ID header the front end sets ("-" outside a request)."""
+
+    def filter(self, record):
+        record.request_id = request.headers.get("X-Request-ID", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (json.dumps escapes every value)."""
+
+    def format(self, record):
+        line = {
+            "time": datetime.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def app_logger():
+    """The app's own log: APP_LOG_FILE (reopened when logrotate moves it
+    away: WatchedFileHandler), or standard error, which the app server logs;
+    APP_LOG_FORMAT plain or json. Every line has the request id."""
+    logger = logging.getLogger("hello")
+    if not logger.handlers:
+        path = os.environ.get("APP_LOG_FILE")
+        handler = logging.handlers.WatchedFileHandler(path) if path else logging.StreamHandler()
+        handler.addFilter(RequestIdFilter())
+        if os.environ.get("APP_LOG_FORMAT", "plain") == "json":
+            handler.setFormatter(JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
 
 
 def create_app(config=None):
@@ -29,6 +77,16 @@ def create_app(config=None):
     hops = int(os.environ.get("TRUSTED_PROXY_HOPS", "1"))
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+
+    log = app_logger()
+
+    @app.after_request
+    def log_request(response):
+        # A line a request, but for the health checks (the front end does
+        # not log them either).
+        if request.path != "/health":
+            log.info("%s %s %s", request.method, request.full_path.rstrip("?"), response.status_code)
+        return response
 
     @app.route("/")
     def index():

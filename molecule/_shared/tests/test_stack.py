@@ -11,6 +11,7 @@ tests/conftest.py (a link to the default scenario's) is imported by pytest
 before this file; its fixtures do not reach here, its helpers do.
 """
 
+import json
 import os
 import pathlib
 import re
@@ -37,6 +38,7 @@ class Stack(Http):
         self.front_end = variables.get("pydeploy_front_end", "nginx")
         self.app_server = variables.get("pydeploy_app_server", "gunicorn")
         self.https_port = int(variables.get("test_https_port", 18443))
+        self.log_destination = variables.get("pydeploy_log_destination", "file")
 
     @property
     def server_header(self):
@@ -48,14 +50,17 @@ class Stack(Http):
 
     def app_saw(self, marker):
         """Whether the app itself handled a request whose URL holds marker."""
-        if self.app_server == "gunicorn":
-            return marker in self.host.file(f"/var/log/{APP}/access.log").content_string
-        if self.app_server == "uwsgi":
-            return marker in self.host.file(f"/var/log/{APP}/uwsgi.log").content_string
+        if self.app_server in ("gunicorn", "uwsgi"):
+            if self.log_destination == "journal":
+                return marker in self.host.check_output(f"journalctl -u {APP}.service --no-pager -o cat")
+            log = {"gunicorn": "access.log", "uwsgi": "uwsgi.log"}[self.app_server]
+            return marker in self.host.file(f"/var/log/{APP}/{log}").content_string
         # Inside Apache: its log names the handler that answered
-        # (wsgi-script: the app; "-": Apache itself).
+        # (wsgi-script: the app; "-": Apache itself), in JSON or before the
+        # time taken and the request id.
         lines = [line for line in self.front_end_log().splitlines() if marker in line]
-        return any(line.split()[-2] == "wsgi-script" for line in lines)
+        return any((json.loads(line)["handler"] if line.startswith("{") else line.split()[-3]) == "wsgi-script"
+                   for line in lines)
 
 
 @pytest.fixture

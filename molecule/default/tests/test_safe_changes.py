@@ -20,8 +20,9 @@
   is taken over, and released even when the run fails.
 - Root or a login account as the app user is refused before it is changed.
 
-The module's last step runs site.yml with the inventory's values, which puts
-the host back as it was.
+Each run is limited (--tags) to the roles the case is about, as an operator
+changing one part would run it; the module's last step runs the whole of
+site.yml with the inventory's values, which puts the host back as it was.
 """
 
 import ast
@@ -73,7 +74,7 @@ def still_serves_after_restarts(host, http):
 
 def test_gunicorn_setting_that_kills_the_master_is_put_back(host, http):
     before = host.file(CONF).content_string
-    rc, out = run_playbook("site.yml", "-e", '{"gunicorn_extra_settings": {"reuse_port": true}}')
+    rc, out = run_playbook("site.yml", "--tags", "gunicorn", "-e", '{"gunicorn_extra_settings": {"reuse_port": true}}')
     assert rc != 0, out[-3000:]
     flat = " ".join(out.split())
     assert f"{APP}.service failed its health check after {CONF} changed: a Gunicorn with the new configuration did not start" in flat, out[-3000:]
@@ -102,7 +103,7 @@ def test_nginx_change_that_breaks_the_site_is_put_back(host, http):
     # days) before Nginx's change fails: the handler notified before the
     # failure still runs, and Nginx serves the certificate on disk.
     rc, out = run_playbook(
-        "site.yml", "-e", f"nginx_upstream_socket=/run/{APP}/nobody-listens.sock", "-e", "tls_renew_days=100"
+        "site.yml", "--tags", "tls,nginx", "-e", f"nginx_upstream_socket=/run/{APP}/nobody-listens.sock", "-e", "tls_renew_days=100"
     )
     assert rc != 0, out[-3000:]
     assert "the site failed its health check through Nginx (GET /health: answered HTTP 502)" in out, out[-3000:]
@@ -122,7 +123,7 @@ def test_second_run_waits_for_the_lock_then_fails_naming_the_holder(host, http):
     holder = {"id": "ci-runner-7:4242:1", "controller": "ci-runner-7", "pid": 4242, "user": "deployer", "since": "2026-11-26T08:00:00Z"}
     plant_lock(host, holder)
     try:
-        rc, out = run_playbook("site.yml", "-e", "pydeploy_lock_timeout=4")
+        rc, out = run_playbook("site.yml", "--tags", "gunicorn", "-e", "pydeploy_lock_timeout=4")
         assert rc != 0, out[-3000:]
         assert (
             f"Another run of the playbooks holds {LOCK} on this host: deployer@ci-runner-7 "
@@ -153,7 +154,8 @@ def test_login_account_is_refused_as_the_app_user(host, http):
 def test_failed_build_leaves_the_environment_in_use(host, http):
     before, pid = host.file(ENV).sha256sum, main_pid(host)
     rc, out = run_playbook(
-        "site.yml", "-e", '{"app_env": {"NEW_SETTING": "new"}, "app_pip_packages": ["pydeploy-no-such-package==1.0"]}'
+        "site.yml", "--tags", "app",
+        "-e", '{"app_env": {"NEW_SETTING": "new"}, "app_pip_packages": ["pydeploy-no-such-package==1.0"]}',
     )
     assert rc != 0, out[-3000:]
     assert "pydeploy-no-such-package" in out, out[-3000:]
@@ -169,16 +171,17 @@ def test_failed_build_leaves_the_environment_in_use(host, http):
 def test_config_written_but_not_applied_is_applied_by_the_next_run(host, http):
     # Cut short after Gunicorn's configuration is written and tried, before
     # the reload: the next run reloads (new workers, the same master).
-    rc, out = run_playbook("site.yml", "-e", "gunicorn_timeout=31", interrupt_at="Reload Gunicorn")
+    gunicorn = ["--tags", "gunicorn", "-e", "gunicorn_timeout=31"]
+    rc, out = run_playbook("site.yml", *gunicorn, interrupt_at="Reload Gunicorn")
     assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
     assert "timeout = 31" in host.file(CONF).content_string
     pid, workers = main_pid(host), worker_pids(host)
-    rc, out = run_playbook("site.yml", "-e", "gunicorn_timeout=31")
+    rc, out = run_playbook("site.yml", *gunicorn)
     assert rc == 0, out[-3000:]
     assert main_pid(host) == pid
     assert set(worker_pids(host)).isdisjoint(workers)
     # Cut short after Nginx's files are written, before the reload.
-    header = ["-e", '{"nginx_extra_headers": {"X-Pydeploy-Run": "completed"}}']
+    header = ["--tags", "nginx", "-e", '{"nginx_extra_headers": {"X-Pydeploy-Run": "completed"}}']
     rc, out = run_playbook("site.yml", *header, interrupt_at="Reload Nginx (open connections")
     assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
     _, headers, _ = http.get("https://localhost/health")
@@ -193,11 +196,11 @@ def test_switch_interrupted_before_the_restart_is_completed_by_the_next_run(host
     # The new environment is in place, the service not restarted yet.
     extra = json.dumps({"app_env": {"APP_VERSION": "1.0.0-demo", "TRUSTED_PROXY_HOPS": "1", "AWKWARD": AWKWARD}})
     pid = main_pid(host)
-    rc, out = run_playbook("site.yml", "-e", extra, interrupt_at="Have the server serve release")
+    rc, out = run_playbook("site.yml", "--tags", "app", "-e", extra, interrupt_at="Have the server serve release")
     assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
     assert main_pid(host) == pid
     assert "AWKWARD" in host.file(ENV).content_string
-    rc, out = run_playbook("site.yml", "-e", extra)
+    rc, out = run_playbook("site.yml", "--tags", "app", "-e", extra)
     assert rc == 0, out[-3000:]
     assert changed_count(out) > 0
     # The running master, not only the file, has the new settings.
