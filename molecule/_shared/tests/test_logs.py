@@ -14,6 +14,8 @@ checks that:
   that looks like an id;
 - JSON logs: every line parses (uWSGI: every request line; its own messages
   are text in the same file), with the fields the README lists;
+- every file the collection writes for the app is in logrotate's dry run,
+  once, in a config with a reopen (postrotate) and delaycompress;
 - files: N requests, a forced rotation (logrotate -f, with the reopen each
   config names), M more: the live files hold exactly the M, the rotated ones
   exactly the N; after a second rotation the first rotated file is
@@ -246,6 +248,24 @@ def test_rotation_loses_and_repeats_no_line(logs, capsys):
     with capsys.disabled():
         print(f"\n  logs ({logs.front_end} + {logs.app_server}): 20 + 12 requests and {len(probes)} probes, "
               f"counted by id in {len(paths)} files ({', '.join(paths)}), rotated twice: none lost or repeated")
+
+
+def test_every_log_file_of_the_app_is_rotated_with_a_reopen(logs):
+    # Each file the collection writes for the app (the front end's access
+    # and error logs, the app server's, the app's own), as logrotate's own
+    # dry run of the whole configuration sees it: one config, with a
+    # postrotate command.
+    folder = {"nginx": "/var/log/nginx", "apache": "/var/log/apache2"}[logs.front_end]
+    files = logs.host.check_output(f"ls {folder}/{APP}.*.log /var/log/{APP}/*.log").split()
+    assert {logs.front_end_log, f"{folder}/{APP}.error.log", logs.app_log} <= set(files), files
+    dry = logs.host.run("logrotate --debug /etc/logrotate.conf")
+    assert dry.rc == 0, dry.stderr[-2000:]
+    out = dry.stdout + dry.stderr
+    for path in files:
+        assert len(re.findall(rf"considering log {re.escape(path)}$", out, re.M)) == 1, path
+    for name in ({"nginx": "nginx", "apache": "apache2"}[logs.front_end], APP):
+        config = logs.host.file(f"/etc/logrotate.d/{name}").content_string
+        assert "postrotate" in config and "delaycompress" in config, name
 
 
 def test_app_server_lines_go_to_files_or_the_journal_as_asked(logs):

@@ -6,6 +6,7 @@ The last two tests change the hello app's settings, in order.
 
 import json
 import re
+import uuid
 
 import pytest
 from conftest import RequestStream, run_playbook, sslyze
@@ -83,6 +84,25 @@ def test_each_server_name_reaches_its_app_through_nginx(http, app):
     assert answer["scheme"] == "https"
     status, _, body = http.get(f"https://{app}.test/", *resolve(app))
     assert status == 200 and f"{app}-1" in body
+
+
+def test_websocket_location_passes_the_upgrade_to_the_app(host, http):
+    # The WebSocket location once repeated proxy_read_timeout (the proxy
+    # directives set it, then the location again): nginx -t refused the site.
+    site = host.file("/etc/nginx/sites-enabled/chat.conf").content_string
+    block = site[site.index("location /ws/ {"):]
+    block = block[: block.index("}")]
+    assert re.findall(r"proxy_read_timeout \S+;", block) == ["proxy_read_timeout 1h;"], block
+    assert re.findall(r"proxy_send_timeout \S+;", block) == ["proxy_send_timeout 1h;"], block
+    assert host.run("nginx -t").rc == 0
+    # An upgrade request reaches the app with its Upgrade header (the
+    # example app has no WebSocket endpoint: it answers 404 itself).
+    marker = uuid.uuid4().hex
+    status, _, _ = http.get(
+        f"https://chat.test/ws/{marker}", "--http1.1", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", *resolve("chat")
+    )
+    assert status == 404
+    assert marker in host.file("/var/log/chat/access.log").content_string
 
 
 @pytest.mark.parametrize("app", APPS)
