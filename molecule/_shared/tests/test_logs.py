@@ -9,7 +9,8 @@ pydeploy_request_id_trust, the front end's own *_log_format) and each test
 checks that:
 - every request gets an id, returned to the client (X-Request-ID) and found
   once in the front end's line, the app server's line and the app's own line
-  (mod_wsgi: Apache's line is the app server's);
+  (mod_wsgi: Apache's line is the app server's); the access lines name the
+  client the front end saw;
 - a client's id is kept only where the inventory trusts it, and only one
   that looks like an id;
 - JSON logs: every line parses (uWSGI: every request line; its own messages
@@ -199,12 +200,17 @@ def test_access_lines_are_json_or_plain_as_the_inventory_says(logs):
             assert all(line.startswith("{") for line in mine), (path, mine)
             check_json_lines(text, writer, path)
             assert [json.loads(line)["user_agent"] for line in mine] == [agent, agent], (path, mine)
+            clients = [json.loads(line)["client"] for line in mine]
         else:
             # The combined format, the id last.
             for line in mine:
                 assert line.split()[-1] in ids and '"GET /whoami?log=' in line, (path, line)
                 with pytest.raises(ValueError):
                     json.loads(line)
+            clients = [line.split()[0] for line in mine]
+        # The client the front end saw (curl on the host itself), in the app
+        # server's line too: Gunicorn's behind a unix socket was empty.
+        assert set(clients) <= {"127.0.0.1", "::1"}, (path, mine)
     for line in logs.read(logs.app_log).splitlines()[-2:]:
         if logs.app_log_format == "json":
             record = json.loads(line)
