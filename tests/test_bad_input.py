@@ -107,6 +107,19 @@ BAD_INPUT = [
     ('{"pydeploy_app_server": "uwsgi", "uwsgi_socket_path": "/run/hello/../../etc/x.sock"}', "uwsgi_socket_path"),
     ('{"pydeploy_app_server": "uwsgi", "nginx_websocket_locations": ["/ws"]}', "nginx_websocket_locations need an app server that speaks HTTP"),
     ("nginx_upstream_protocol=fastcgi", "nginx_upstream_protocol"),
+    # How a deploy rolls; the TCP listeners.
+    ("pydeploy_serial=0", "pydeploy_serial must be a number of hosts (1 or more) or a percentage"),
+    ('{"pydeploy_drain_timeout": "60; reboot"}', "pydeploy_drain_timeout must be a number of seconds"),
+    ('{"gunicorn_tcp_address": "0.0.0.0\\nExecStartPre=/bin/sh"}', "gunicorn_tcp_address must be an IPv4 or IPv6 address"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_address": "127.0.0.1;rm"}', "uwsgi_tcp_address must be an IPv4 or IPv6 address"),
+]
+# (extra vars, what the failure names) with an inventory of lb and app
+# groups: the split stack's own checks.
+BAD_SPLIT_INPUT = [
+    ('{"pydeploy_private_address": "10.0.0.5; reboot"}', "pydeploy_private_address must be an IPv4 or IPv6 address"),
+    ("pydeploy_app_port=0", "pydeploy_app_port must be a TCP port"),
+    ('{"pydeploy_app_port": "8000 backup"}', "pydeploy_app_port must be a TCP port"),
+    ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}', "With lb and app groups, the balancer is Nginx"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
 VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn, nginx + uwsgi."
@@ -182,12 +195,28 @@ def runs(tmp_path_factory):
     jobs["nginx + mod_wsgi"] = ("site.yml", ["-e", "pydeploy_app_server=mod_wsgi"])
     jobs["apache + uwsgi"] = ("site.yml", ["-e", '{"pydeploy_front_end": "apache", "pydeploy_app_server": "uwsgi"}'])
     # The checks run whatever --tags asks for.
+    split = base / "split"
+    split.mkdir()
+    (split / "group_vars").mkdir()
+    (split / "group_vars" / "all").symlink_to(ROOT / "inventories" / "demo" / "group_vars" / "web", target_is_directory=True)
+    reach = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
+    (split / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        "lb": {"hosts": {f"{HOST}-lb": {**reach, "ansible_host": f"{HOST}-lb", "pydeploy_private_address": "10.0.0.10"}}},
+        "app": {"hosts": {HOST: {**reach, "ansible_host": HOST, "pydeploy_private_address": "10.0.0.11"}}},
+        "web": {"hosts": {f"{HOST}-web": {**reach, "ansible_host": f"{HOST}-web"}}},
+    }}}))
+    jobs.update({f"split {extra}": ("site.yml", ["-e", extra, "--limit", "lb:app"], split) for extra, _ in BAD_SPLIT_INPUT})
+    jobs["split control"] = ("site.yml", ["--limit", "lb:app"], split)
+    jobs["split deploy control"] = ("deploy.yml", ["--limit", "lb:app"], split)
+    jobs["split web host"] = ("site.yml", [], split)
     jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
     jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
     jobs["site --tags nginx"] = ("site.yml", ["--tags", "nginx", "-e", "nginx_tls_profile=old"])
     jobs.update({f"preflight {name}": ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()})
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run_playbook, inventory, playbook, *args) for name, (playbook, args) in jobs.items()}
+        futures = {
+            name: pool.submit(run_playbook, job[2] if len(job) > 2 else inventory, job[0], *job[1]) for name, job in jobs.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -210,6 +239,8 @@ def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
         ("deploy apache + mod_wsgi control", FIRST_DEPLOY_TASK),
         ("nginx + uwsgi control", FIRST_ROLE_TASK),
         ("deploy nginx + uwsgi control", FIRST_DEPLOY_TASK),
+        ("split control", FIRST_ROLE_TASK),
+        ("split deploy control", FIRST_DEPLOY_TASK),
     ],
 )
 def test_good_input_goes_on_to_the_host(runs, control, first_task):
@@ -227,6 +258,21 @@ def test_bad_variable_fails_before_any_change(runs, extra, named):
     assert rc != 0, out[-2000:]
     failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
     assert named in failure, out[-2000:]
+    stopped_before_the_host(out)
+
+
+@pytest.mark.parametrize(("extra", "named"), BAD_SPLIT_INPUT, ids=[named for _, named in BAD_SPLIT_INPUT])
+def test_bad_split_stack_variable_fails_before_any_change(runs, extra, named):
+    rc, out = runs[f"split {extra}"]
+    assert rc != 0, out[-2000:]
+    assert named in re.sub(r"\s+", " ", out), out[-2000:]
+    stopped_before_the_host(out)
+
+
+def test_a_host_in_neither_lb_nor_app_is_refused_in_a_split_inventory(runs):
+    rc, out = runs["split web host"]
+    assert rc != 0, out[-2000:]
+    assert f"{HOST}-web is in neither the lb nor the app group, but the inventory has both" in re.sub(r"\s+", " ", out), out[-2000:]
     stopped_before_the_host(out)
 
 

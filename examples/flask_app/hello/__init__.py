@@ -114,8 +114,10 @@ def create_app(config=None):
 
     @app.route("/whoami")
     def whoami():
-        # What the app sees of the request after the proxy: scheme and client address.
+        # What the app sees of the request after the proxy: scheme and client
+        # address; and which host answered (behind a balancer).
         return jsonify(
+            server=platform.node(),
             scheme=request.scheme,
             host=request.host,
             remote_addr=request.remote_addr,

@@ -1,0 +1,208 @@
+"""One balancer, three app hosts, in file order (the deploys build on each
+other): the balancer spreads requests and leaves a stopped app host out,
+the app port is on the private network only, static files come through the
+balancer with their cache headers, then deploy.yml rolls v2 host by host
+and a v3 that fails on the first host, each under scripts/load's request
+stream from the controller (127.0.0.1:18460, the balancer's published
+port), which must see no failed request.
+
+The tests run once, on the balancer; the app hosts are reached by name.
+"""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from conftest import APP, EXAMPLE, hosts_named, make_version, run_playbook
+
+testinfra_hosts = ["ansible://pydeploy-lb"]
+
+APP_HOSTS = {"pydeploy-app1": "10.231.37.11", "pydeploy-app2": "10.231.37.12", "pydeploy-app3": "10.231.37.13"}
+PORT = 8000
+URL = "https://127.0.0.1:18460/whoami"
+LOAD = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "scripts", "load")
+SITE = f"/etc/nginx/sites-available/{APP}.conf"
+
+
+@pytest.fixture(scope="module")
+def app_hosts():
+    return hosts_named(APP_HOSTS)
+
+
+@pytest.fixture(scope="module")
+def ca_file(host, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ca") / "pydeploy-ca.crt"
+    path.write_text(host.file("/etc/ssl/pydeploy/pydeploy-ca.crt").content_string)
+    return str(path)
+
+
+def load(ca_file, *args):
+    """scripts/load to the end; returns its figures."""
+    out = subprocess.run(
+        [LOAD, "--url", URL, "--ca-file", ca_file, "--json", *args], capture_output=True, text=True, timeout=900, check=False
+    )
+    assert out.stdout, out.stderr
+    return json.loads(out.stdout)
+
+
+def print_load(capsys, what, figures):
+    with capsys.disabled():
+        print(f"\n  {what}: {figures['requests']} requests in {figures['seconds']} s, {figures['failures']} failed")
+        for seen in figures["versions"]:
+            print(f"    version {seen['version']}: requests {seen['first']} to {seen['last']} ({seen['answers']} answers)")
+        print(f"    answers per app host: {figures['servers']}")
+        for failure in figures["first_failures"]:
+            print(f"    failure: {failure}")
+
+
+def deploy_under_load(ca_file, tmp_path, *args):
+    """deploy.yml with scripts/load running meanwhile (bounded: 15 minutes,
+    100000 requests); returns (exit code, output, the load's figures)."""
+    stop = tmp_path / "stop"
+    stream = subprocess.Popen(
+        [LOAD, "--url", URL, "--ca-file", ca_file, "--json", "--seconds", "900", "--requests", "100000", "--stop-file", str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2)
+        rc, out = run_playbook("deploy.yml", *args)
+        time.sleep(2)
+    finally:
+        stop.touch()
+        stdout, stderr = stream.communicate(timeout=60)
+    assert stdout, stderr
+    return rc, out, json.loads(stdout)
+
+
+def current_release(one):
+    return one.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def listening(one, port):
+    """The local addresses (hex, as /proc/net/tcp has them) listening on port."""
+    rows = one.check_output("cat /proc/net/tcp /proc/net/tcp6").splitlines()[1:]
+    return {row.split()[1].rsplit(":", 1)[0] for row in rows if row.split()[3] == "0A" and row.split()[1].endswith(f":{port:04X}")}
+
+
+def hex_address(address):
+    return "".join(f"{int(part):02X}" for part in reversed(address.split(".")))
+
+
+def test_balancer_spreads_requests_over_every_app_host(host, ca_file, capsys):
+    upstream = host.file(SITE).content_string
+    for address in APP_HOSTS.values():
+        assert re.search(rf"^\s*server {re.escape(address)}:{PORT} max_fails=3 fail_timeout=10s;$", upstream, re.M), upstream
+    assert re.search(r"^\s*keepalive \d+;$", upstream, re.M)
+    figures = load(ca_file, "--requests", "300", "--seconds", "60")
+    print_load(capsys, "through the balancer", figures)
+    assert figures["failures"] == 0
+    assert sorted(figures["servers"]) == sorted(APP_HOSTS)
+    # Round robin: each host a third, give or take.
+    assert all(count >= 60 for count in figures["servers"].values()), figures["servers"]
+
+
+def test_app_port_is_on_the_private_network_only(host, app_hosts):
+    public = {}
+    for name, one in app_hosts.items():
+        # Listening on the private address alone; no Nginx on an app host.
+        assert listening(one, PORT) == {hex_address(APP_HOSTS[name])}, name
+        assert not one.service("nginx").is_running
+        public[name] = one.check_output("hostname -I").split()[0]
+        assert public[name] != APP_HOSTS[name]
+    # From the balancer: the private address answers, the public one is refused.
+    for name, address in APP_HOSTS.items():
+        ok = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: localhost' http://{address}:{PORT}/health")
+        assert ok.stdout == "200", (name, ok.stdout, ok.stderr)
+        refused = host.run(f"curl -s -o /dev/null --max-time 5 http://{public[name]}:{PORT}/health")
+        assert refused.rc == 7, (name, refused.rc, "expected: connection refused")
+    # The balancer runs no app server.
+    assert not host.file(f"/srv/{APP}").exists
+
+
+def test_balancer_leaves_a_stopped_app_host_out(host, app_hosts, ca_file, capsys):
+    stopped = app_hosts["pydeploy-app2"]
+    stopped.check_output(f"systemctl stop {APP}.socket {APP}.service")
+    try:
+        figures = load(ca_file, "--requests", "200", "--seconds", "60")
+        print_load(capsys, "with pydeploy-app2 stopped", figures)
+        # Refused connections are retried on the next host: no client sees one.
+        assert figures["failures"] == 0
+        assert sorted(figures["servers"]) == ["pydeploy-app1", "pydeploy-app3"]
+    finally:
+        stopped.check_output(f"systemctl start {APP}.socket")
+    # Back in once its fail_timeout (10 s) has passed: bounded wait.
+    for _ in range(12):
+        figures = load(ca_file, "--requests", "60", "--seconds", "30")
+        if "pydeploy-app2" in figures["servers"]:
+            break
+        time.sleep(2)
+    assert "pydeploy-app2" in figures["servers"], figures
+    assert figures["failures"] == 0
+
+
+def test_static_files_come_through_the_balancer_cached_for_a_year(host, app_hosts):
+    css = (EXAMPLE / "hello" / "static" / "css" / "style.css").read_text()
+    status = host.run(
+        "curl -s -o /tmp/style.css -D /tmp/style.head -w '%{http_code}' --cacert /etc/ssl/pydeploy/pydeploy-ca.crt https://localhost/static/css/style.css"
+    )
+    assert status.stdout == "200"
+    head = host.file("/tmp/style.head").content_string.lower()
+    assert host.file("/tmp/style.css").content_string == css
+    # Nginx's header, the app's own Cache-Control hidden: one, immutable.
+    assert head.count("cache-control:") == 1, head
+    assert "cache-control: public, max-age=31536000, immutable" in head, head
+    # The files are the app hosts' (the balancer has no release).
+    assert not host.file(f"/srv/{APP}/current").exists
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    base = tmp_path_factory.mktemp("versions")
+    return {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True)}
+
+
+def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, versions, tmp_path, capsys):
+    rc, out, figures = deploy_under_load(ca_file, tmp_path, "-e", f"app_src={versions['v2']}")
+    print_load(capsys, "deploy.yml v1 -> v2, one app host at a time", figures)
+    assert rc == 0, out[-3000:]
+    assert figures["failures"] == 0, figures["first_failures"]
+    assert [seen["version"] for seen in figures["versions"]] == ["1.0.0", "2.0.0"]
+    # One host at a time, each taken out and put back, in inventory order.
+    marks = re.findall(r"TASK \[Mark the host in the balancers' upstream: (down|up)\] \**\n(?:changed|ok): \[(pydeploy-app\d) -> pydeploy-lb\]", out)
+    assert marks == [(state, name) for name in sorted(APP_HOSTS) for state in ("down", "up")], marks
+    assert " down;" not in host.file(SITE).content_string
+    # Every host on the same release, migrated once in the whole roll.
+    releases = {name: current_release(one) for name, one in app_hosts.items()}
+    assert len(set(releases.values())) == 1, releases
+    release = releases["pydeploy-app1"]
+    migrated = sum(one.file(f"/srv/{APP}/shared/data/migrations.log").content_string.split().count(release) for one in app_hosts.values() if one.file(f"/srv/{APP}/shared/data/migrations.log").exists)
+    assert migrated == 1, migrated
+    after = load(ca_file, "--requests", "150", "--seconds", "60")
+    print_load(capsys, "after the roll", after)
+    assert [seen["version"] for seen in after["versions"]] == ["2.0.0"]
+    assert after["failures"] == 0
+
+
+def test_release_failing_on_the_first_host_stops_the_roll(host, app_hosts, ca_file, versions, tmp_path, capsys):
+    before = {name: current_release(one) for name, one in app_hosts.items()}
+    rc, out, figures = deploy_under_load(ca_file, tmp_path, "-e", f"app_src={versions['v3']}")
+    print_load(capsys, "deploy.yml v2 -> broken v3", figures)
+    assert rc != 0
+    assert figures["failures"] == 0, figures["first_failures"]
+    assert [seen["version"] for seen in figures["versions"]] == ["2.0.0"]
+    assert re.search(r"fatal: \[pydeploy-app1\]: FAILED! => .{0,200}failed its trial before the switch", out.replace("\n", " ")), out[-3000:]
+    # The roll stopped: the other hosts never started the deploy.
+    assert not re.search(r"\[pydeploy-app[23]\]", out.split("PLAY [Deploy a new release of the app]", 1)[1].split("PLAY RECAP", 1)[0]), out[-3000:]
+    # Every host still on v2, the first one back in the balancer.
+    assert {name: current_release(one) for name, one in app_hosts.items()} == before
+    assert " down;" not in host.file(SITE).content_string
+    after = load(ca_file, "--requests", "150", "--seconds", "60")
+    print_load(capsys, "after the failed roll", after)
+    assert [seen["version"] for seen in after["versions"]] == ["2.0.0"]
+    assert sorted(after["servers"]) == sorted(APP_HOSTS)
+    assert after["failures"] == 0
