@@ -48,3 +48,60 @@ def test_refuses_to_start_without_a_secret_key(monkeypatch):
 def test_login_refuses_unknown_credentials(client):
     assert client.get("/login").status_code == 200
     assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 401
+
+
+def test_websocket_echo_answers_the_handshake_and_each_message(monkeypatch):
+    # Gunicorn's side of the connection is one end of a socket pair; the
+    # client (hello.websocket's own helpers) is the other.
+    import base64
+    import json
+    import socket
+    import threading
+
+    from hello import websocket
+
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("APP_VERSION", "9.9.9")
+    app = create_app()
+    server, client = socket.socketpair()
+    key = base64.b64encode(b"0123456789abcdef").decode()
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/ws/echo", "SERVER_NAME": "localhost", "SERVER_PORT": "443",
+        "wsgi.url_scheme": "https", "HTTP_UPGRADE": "websocket", "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": key, "HTTP_SEC_WEBSOCKET_VERSION": "13", "gunicorn.socket": server,
+    }
+    ended = []
+
+    def serve():
+        try:
+            app(environ, lambda *a: None)
+        except StopIteration:
+            ended.append("StopIteration")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    client.settimeout(10)
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += websocket.recv_exact(client, 1)
+    head = head.decode()
+    assert head.startswith("HTTP/1.1 101 Switching Protocols\r\n"), head
+    # RFC 6455's own example: this key gives this accept value.
+    assert websocket.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert f"Sec-WebSocket-Accept: {websocket.accept_key(key)}\r\n" in head
+    for text in ("hello", "x" * 300):
+        client.sendall(websocket.frame(0x1, text.encode(), mask=b"\x01\x02\x03\x04"))
+        opcode, payload = websocket.read_frame(client)
+        assert opcode == 0x1
+        answer = json.loads(payload)
+        assert answer["echo"] == text and answer["version"] == "9.9.9"
+    client.sendall(websocket.frame(0x8, b"\x03\xe8", mask=b"\x05\x06\x07\x08"))
+    assert websocket.read_frame(client) == (0x8, b"\x03\xe8")
+    thread.join(10)
+    # The request ends as Gunicorn expects of an app that took the connection.
+    assert ended == ["StopIteration"]
+    # Without Gunicorn's socket: a clear 501, no hang.
+    del environ["gunicorn.socket"]
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
+    answer = app.test_client().get("/ws/echo", headers=upgrade)
+    assert answer.status_code == 501

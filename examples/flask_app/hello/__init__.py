@@ -10,6 +10,8 @@ import platform
 from flask import Flask, has_request_context, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hello.websocket import WebSocketEcho
+
 __version__ = "1.0.0"
 
 
@@ -77,6 +79,9 @@ def create_app(config=None):
     hops = int(os.environ.get("TRUSTED_PROXY_HOPS", "1"))
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+
+    # /ws/echo: a WebSocket echo (hello/websocket.py).
+    app.wsgi_app = WebSocketEcho(app.wsgi_app, app.config["APP_VERSION"])
 
     log = app_logger()
 

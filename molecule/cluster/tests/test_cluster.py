@@ -9,14 +9,21 @@ port), which must see no failed request.
 The tests run once, on the balancer; the app hosts are reached by name.
 """
 
+import base64
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
+import sys
 import time
 
 import pytest
 from conftest import APP, EXAMPLE, hosts_named, make_version, run_playbook
+
+sys.path.insert(0, str(EXAMPLE))
+from hello import websocket  # noqa: E402
 
 testinfra_hosts = ["ansible://pydeploy-lb"]
 
@@ -158,6 +165,28 @@ def test_static_files_come_through_the_balancer_cached_for_a_year(host, app_host
     assert "cache-control: public, max-age=31536000, immutable" in head, head
     # The files are the app hosts' (the balancer has no release).
     assert not host.file(f"/srv/{APP}/current").exists
+
+
+def test_websocket_echo_through_the_balancer(ca_file):
+    # From the controller over TLS to the balancer's published port, through
+    # its /ws/ location to a Gunicorn sync worker on an app host.
+    context = ssl.create_default_context(cafile=ca_file)
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", 18460), timeout=10), server_hostname="localhost") as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        status, headers = websocket.handshake(sock, "/ws/echo", "localhost", key)
+        assert status == "HTTP/1.1 101 Switching Protocols", (status, headers)
+        assert headers["sec-websocket-accept"] == websocket.accept_key(key)
+        servers = set()
+        for text in ("one", "two" * 100):
+            sock.sendall(websocket.frame(0x1, text.encode(), mask=os.urandom(4)))
+            opcode, payload = websocket.read_frame(sock)
+            answer = json.loads(payload)
+            assert (opcode, answer["echo"], answer["version"]) == (0x1, text, "1.0.0")
+            servers.add(answer["server"])
+        # One connection, one app host.
+        assert len(servers) == 1 and servers <= set(APP_HOSTS), servers
+        sock.sendall(websocket.frame(0x8, b"\x03\xe8", mask=os.urandom(4)))
+        assert websocket.read_frame(sock) == (0x8, b"\x03\xe8")
 
 
 @pytest.fixture(scope="module")

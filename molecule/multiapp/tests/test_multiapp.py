@@ -6,12 +6,15 @@ The last two tests change the hello app's settings, in order.
 
 import json
 import re
+import shlex
 import uuid
 
 import pytest
 from conftest import RequestStream, run_playbook, sslyze
 
 APPS = {"hello": "sync", "chat": "gevent"}
+# Where each app is served (nginx_app_location).
+PREFIX = {"hello": "/", "chat": "/chat/"}
 
 
 def resolve(app):
@@ -79,14 +82,50 @@ def test_each_app_answers_on_its_own_socket(host, app):
 
 @pytest.mark.parametrize("app", APPS)
 def test_each_server_name_reaches_its_app_through_nginx(http, app):
-    answer = http.json(f"https://{app}.test/whoami", *resolve(app))
+    answer = http.json(f"https://{app}.test{PREFIX[app]}whoami", *resolve(app))
     assert answer["version"] == f"{app}-1"
     assert answer["scheme"] == "https"
-    status, _, body = http.get(f"https://{app}.test/", *resolve(app))
+    # Under a prefix the app builds its URLs with it (X-Forwarded-Prefix).
+    assert answer["url"] == f"https://{app}.test{PREFIX[app]}whoami"
+    status, _, body = http.get(f"https://{app}.test{PREFIX[app]}", *resolve(app))
     assert status == 200 and f"{app}-1" in body
+    assert f'href="{PREFIX[app]}static/css/style.css"' in body
 
 
-def test_websocket_location_passes_the_upgrade_to_the_app(host, http):
+def test_only_the_prefix_reaches_an_app_served_under_one(http):
+    # chat.test/whoami is outside /chat/: Nginx answers, not the app.
+    status, headers, _ = http.get("https://chat.test/whoami", *resolve("chat"))
+    assert status == 404
+    # A prefix a client sends never reaches an app served at the root.
+    answer = http.json("https://hello.test/whoami", "-H", "X-Forwarded-Prefix: /evil", *resolve("hello"))
+    assert answer["url"] == "https://hello.test/whoami"
+
+
+def test_immutable_static_files_are_cached_a_year(http):
+    status, headers, _ = http.get("https://hello.test/static/css/style.css", *resolve("hello"))
+    assert status == 200
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "expires" not in headers
+    status, headers, _ = http.get("https://chat.test/static/css/style.css", *resolve("chat"))
+    assert status == 200 and "max-age=604800" in headers["cache-control"]
+
+
+WEBSOCKET_CLIENT = """
+import base64, json, os, socket, ssl, sys
+from hello import websocket
+context = ssl.create_default_context(cafile="/etc/ssl/pydeploy/pydeploy-ca.crt")
+sock = context.wrap_socket(socket.create_connection(("127.0.0.1", 443), timeout=10), server_hostname="chat.test")
+status, headers = websocket.handshake(sock, "/ws/echo", "chat.test", base64.b64encode(os.urandom(16)).decode())
+answers = []
+for text in sys.argv[1:]:
+    sock.sendall(websocket.frame(0x1, text.encode(), mask=os.urandom(4)))
+    answers.append(json.loads(websocket.read_frame(sock)[1]))
+sock.sendall(websocket.frame(0x8, b"\\x03\\xe8", mask=os.urandom(4)))
+print(json.dumps({"status": status, "upgrade": headers.get("upgrade"), "answers": answers, "close": list(websocket.read_frame(sock)[1])}))
+"""
+
+
+def test_websocket_echo_through_nginx_on_gevent_workers(host):
     # The WebSocket location once repeated proxy_read_timeout (the proxy
     # directives set it, then the location again): nginx -t refused the site.
     site = host.file("/etc/nginx/sites-enabled/chat.conf").content_string
@@ -95,14 +134,19 @@ def test_websocket_location_passes_the_upgrade_to_the_app(host, http):
     assert re.findall(r"proxy_read_timeout \S+;", block) == ["proxy_read_timeout 1h;"], block
     assert re.findall(r"proxy_send_timeout \S+;", block) == ["proxy_send_timeout 1h;"], block
     assert host.run("nginx -t").rc == 0
-    # An upgrade request reaches the app with its Upgrade header (the
-    # example app has no WebSocket endpoint: it answers 404 itself).
-    marker = uuid.uuid4().hex
-    status, _, _ = http.get(
-        f"https://chat.test/ws/{marker}", "--http1.1", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", *resolve("chat")
+    # A client in the host (the release's own hello.websocket helpers), over
+    # TLS through Nginx to chat's gevent worker: the handshake, three
+    # messages (one over 125 bytes: a longer length field) and the close.
+    messages = ["hello", "w" * 200, uuid.uuid4().hex]
+    client = host.run(
+        "cd /srv/chat/current && venv/bin/python -c " + shlex.quote(WEBSOCKET_CLIENT) + " " + " ".join(messages)
     )
-    assert status == 404
-    assert marker in host.file("/var/log/chat/access.log").content_string
+    assert client.rc == 0, client.stderr
+    seen = json.loads(client.stdout)
+    assert seen["status"] == "HTTP/1.1 101 Switching Protocols" and seen["upgrade"] == "websocket", seen
+    assert [answer["echo"] for answer in seen["answers"]] == messages
+    assert {answer["version"] for answer in seen["answers"]} == {"chat-1"}
+    assert seen["close"] == [3, 232]
 
 
 @pytest.mark.parametrize("app", APPS)
