@@ -1,0 +1,340 @@
+"""The collection's benchmarks: ratios measured side by side in one run.
+
+Started by bench/run, which installs what it needs and starts four hosts
+(containers pydeploy-bench-<stack>, removed at the end), one a stack: nginx + gunicorn, nginx + uwsgi, apache +
+mod_wsgi, apache + gunicorn) are deployed by playbooks/site.yml; wrk runs
+inside each host against its own 127.0.0.1, so no traffic leaves the host
+and Docker's port proxy is not measured. Each comparison is A then B, B then
+A, ... for --rounds rounds (the order alternates: drift hits both); the
+ratio B/A of each round is kept, and the table gives their median and
+spread (lowest to highest).
+
+1. GET / through the front end (TLS) vs straight to the app server (HTTP on
+   127.0.0.1:8001): requests/s and p99, per stack (mod_wsgi: the front end is
+   the app server, nothing to compare).
+2. A static file through the front end vs the same file served by the app.
+3. Our defaults vs the usual tutorial's (gunicorn -w 4 sync on
+   127.0.0.1:8000, Nginx proxy_pass without upstream keep-alive, same
+   certificate), on the nginx + gunicorn host.
+4. Ansible: an idempotent site.yml vs a no-op play on the same hosts; a
+   code-only deploy on 3 app hosts at once vs 1; an idempotent run without
+   pipelining, with fact caching, and with cache_valid_time 0 vs the
+   defaults.
+
+Prints a Markdown table, writes it with the raw figures (JSON) and a PNG
+chart to --out.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PREFIX = "pydeploy-bench-"
+STACKS = {
+    "nginx-gunicorn": {"pydeploy_front_end": "nginx", "pydeploy_app_server": "gunicorn", "gunicorn_tcp_port": 8001},
+    "nginx-uwsgi": {"pydeploy_front_end": "nginx", "pydeploy_app_server": "uwsgi"},
+    "apache-mod_wsgi": {"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"},
+    "apache-gunicorn": {"pydeploy_front_end": "apache", "pydeploy_app_server": "gunicorn", "gunicorn_tcp_port": 8001},
+}
+GROUP_VARS = {
+    "pydeploy_app_name": "hello",
+    "pydeploy_server_names": ["localhost"],
+    "pydeploy_wsgi_app": "wsgi:app",
+    "app_src": str(ROOT / "examples" / "flask_app"),
+    # A benchmark's throwaway value; use a vault in a real inventory.
+    "app_secret_key": "bench-secret-5f0c2e9a7b1d4e8f9a6c3b2d1e0f7a8b",
+    "app_env": {"TRUSTED_PROXY_HOPS": "1"},
+    "nginx_static_locations": [{"location": "/static/", "path": "hello/static/"}],
+    "apache_static_locations": [{"location": "/static/", "path": "hello/static/"}],
+    "python_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt"],
+}
+STATIC = "/static/css/style.css"
+TUTORIAL_SITE = """server {
+    listen 8443 ssl;
+    server_name localhost;
+    ssl_certificate /etc/ssl/pydeploy/localhost.crt;
+    ssl_certificate_key /etc/ssl/pydeploy/private/localhost.key;
+    location / {
+        proxy_pass http://127.0.0.1:8000;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+    }
+}
+"""
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def sh(host, script, check=True):
+    out = subprocess.run(["docker", "exec", PREFIX + host, "sh", "-c", script], text=True, capture_output=True, check=False)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"{host}: {script}\n{out.stdout}{out.stderr}")
+    return out.stdout
+
+
+class Bed:
+    """The containers and their inventory."""
+
+    def __init__(self, work):
+        self.work = work
+        self.inventory = work / "inventory.yml"
+
+    def write_inventory(self):
+        hosts = {PREFIX + name: {"ansible_connection": "community.docker.docker", **stack} for name, stack in STACKS.items()}
+        self.inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"hosts": hosts}}}}))
+
+    def playbook(self, playbook, *args, env=None):
+        """Runs a playbook; returns (seconds, output)."""
+        path = playbook if os.path.isabs(playbook) else str(ROOT / "playbooks" / playbook)
+        started = time.monotonic()
+        out = subprocess.run(
+            ["ansible-playbook", "-i", str(self.inventory), path, *args],
+            text=True, capture_output=True, check=False, cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1", **(env or {})},
+        )
+        took = time.monotonic() - started
+        if out.returncode != 0:
+            raise RuntimeError(f"{playbook} {' '.join(args)} failed:\n{out.stdout[-3000:]}{out.stderr[-2000:]}")
+        return took, out.stdout
+
+
+def wrk(host, url, seconds, connections):
+    """(requests/s, p99 in ms) of one wrk run inside the host."""
+    out = sh(host, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    if errors:
+        raise RuntimeError(f"{host} {url}: {errors.group(0)}\n{out}")
+    return rps, p99
+
+
+def compare(host, a, b, args):
+    """A and B in turn, args.rounds times; the per-round figures."""
+    rounds = []
+    for number in range(args.rounds):
+        order = (("a", a), ("b", b)) if number % 2 == 0 else (("b", b), ("a", a))
+        got = {side: wrk(host, url, args.seconds, args.connections) for side, url in order}
+        rounds.append({"a_rps": got["a"][0], "b_rps": got["b"][0], "a_p99": got["a"][1], "b_p99": got["b"][1]})
+    return rounds
+
+
+def summary(values):
+    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+
+def prepare_direct(host, stack):
+    """An HTTP listener of the app server on 127.0.0.1:8001 (Gunicorn: the
+    role's own gunicorn_tcp_port; uWSGI: a second uWSGI with the same [app]
+    section, as the role's trial runs it)."""
+    if stack["pydeploy_app_server"] == "uwsgi":
+        run_as_app(host, "bench-uwsgi", "/usr/bin/uwsgi-core --ini /etc/hello/uwsgi.ini:app --http-socket 127.0.0.1:8001")
+    wait_for(host, "http://127.0.0.1:8001/health")
+
+
+def run_as_app(host, unit, command):
+    """`command` as a transient unit, as the app user with the app's
+    environment, in the current release."""
+    sh(host, f"systemctl stop {unit} 2>/dev/null; systemd-run --unit={unit} -p User=hello -p Group=hello "
+             f"-p EnvironmentFile=/etc/hello/env -p WorkingDirectory=/srv/hello/current {command}")
+
+
+def wait_for(host, url):
+    """Until `url` answers 200 in the host (60 s at most)."""
+    for _ in range(60):
+        if sh(host, f"curl -s --cacert /etc/ssl/pydeploy/pydeploy-ca.crt -o /dev/null -w '%{{http_code}}' {url}", check=False) == "200":
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{host}: {url} does not answer")
+
+
+def prepare_tutorial(host):
+    """The usual tutorial's stack beside ours: gunicorn -w 4 on
+    127.0.0.1:8000 (the same release, user and environment), Nginx
+    proxy_pass to it without upstream keep-alive, on 8443 (same certificate)."""
+    run_as_app(host, "bench-tutorial", "/srv/hello/current/venv/bin/gunicorn -w 4 -b 127.0.0.1:8000 wsgi:app")
+    sh(host, f"cat > /etc/nginx/sites-enabled/bench-tutorial.conf <<'EOF'\n{TUTORIAL_SITE}EOF\nnginx -t -q && systemctl reload nginx")
+    wait_for(host, "https://localhost:8443/health")
+
+
+def cleanup_tutorial(host):
+    sh(host, "systemctl stop bench-tutorial; rm -f /etc/nginx/sites-enabled/bench-tutorial.conf; systemctl reload nginx", check=False)
+
+
+def throughput(args, results):
+    for name, stack in STACKS.items():
+        if stack["pydeploy_app_server"] == "mod_wsgi":
+            results.append({"group": 1, "what": f"{name}: GET / through the front end vs the app server", "skipped":
+                            "mod_wsgi runs inside Apache: the front end is the app server"})
+            continue
+        prepare_direct(name, stack)
+        rounds = compare(name, "http://127.0.0.1:8001/", "https://localhost/", args)
+        results.append({"group": 1, "what": f"{name}: GET / through the front end vs straight to the app server",
+                        "a": "app server", "b": "front end", "goal": 0.9, "rounds": rounds})
+        rounds = compare(name, f"http://127.0.0.1:8001{STATIC}", f"https://localhost{STATIC}", args)
+        results.append({"group": 2, "what": f"{name}: a static file through the front end vs served by the app",
+                        "a": "app", "b": "front end", "goal": 20, "rounds": rounds})
+    prepare_tutorial("nginx-gunicorn")
+    try:
+        rounds = compare("nginx-gunicorn", "https://localhost:8443/", "https://localhost/", args)
+    finally:
+        cleanup_tutorial("nginx-gunicorn")
+    results.append({"group": 3, "what": "nginx-gunicorn: our defaults vs the tutorial's (gunicorn -w 4, no upstream keep-alive)",
+                    "a": "tutorial", "b": "ours", "goal": 1.2, "rounds": rounds, "p99_lower": True})
+
+
+def ansible_times(bed, args, results, tmp):
+    """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds."""
+    noop = tmp / "noop.yml"
+    noop.write_text("- name: No-op\n  hosts: web\n  gather_facts: true\n  tasks:\n    - name: Nothing\n      ansible.builtin.ping:\n")
+    cache = tmp / "facts"
+
+    def pair(what, a, b, goal, a_label, b_label):
+        rounds = []
+        for number in range(args.ansible_rounds):
+            order = (("a", a), ("b", b)) if number % 2 == 0 else (("b", b), ("a", a))
+            took = {side: run_it() for side, run_it in order}
+            rounds.append({"a_s": took["a"], "b_s": took["b"]})
+        results.append({"group": 4, "what": what, "a": a_label, "b": b_label, "goal": goal, "rounds": rounds, "time": True})
+
+    pair("idempotent site.yml vs a no-op play (4 hosts)",
+         lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
+    counter = iter(range(1000))
+
+    def deploy(limit):
+        # A new version of the example app each time: a release to build.
+        source = tmp / f"v{next(counter)}"
+        shutil.copytree(ROOT / "examples" / "flask_app", source, ignore=shutil.ignore_patterns("__pycache__"))
+        init = source / "hello" / "__init__.py"
+        init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{source.name}"', init.read_text()))
+        return bed.playbook("deploy.yml", "--limit", limit, "-e", "pydeploy_serial=100%", "-e", f"app_src={source}")[0]
+
+    three = f"{PREFIX}nginx-gunicorn,{PREFIX}apache-gunicorn,{PREFIX}nginx-uwsgi"
+    pair("code-only deploy.yml on 3 hosts at once vs 1", lambda: deploy(f"{PREFIX}nginx-gunicorn"),
+         lambda: deploy(three), 1.5, "1 host", "3 hosts")
+    base = lambda: bed.playbook("site.yml")[0]  # noqa: E731
+    pair("idempotent site.yml without pipelining vs with (what pipelining bought)", base,
+         lambda: bed.playbook("site.yml", env={"ANSIBLE_PIPELINING": "False"})[0], None, "pipelining", "no pipelining")
+    cached = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache), "ANSIBLE_GATHERING": "smart"}
+    bed.playbook("site.yml", env=cached)
+    pair("idempotent site.yml without fact caching vs with (what fact caching bought)",
+         lambda: bed.playbook("site.yml", env=cached)[0], base, None, "fact cache", "no fact cache")
+    pair("idempotent site.yml with cache_valid_time 0 vs 3600 (what cache_valid_time bought)", base,
+         lambda: bed.playbook("site.yml", "-e", "python_apt_cache_valid_time=0")[0], None, "3600", "0")
+
+
+def table(results):
+    lines = ["| # | comparison (B vs A) | A | B | B/A median | spread | p99 A → B (ms) | goal | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in results:
+        if "skipped" in row:
+            lines.append(f"| {row['group']} | {row['what']} | | | n/a | | | | {row['skipped']} |")
+            continue
+        if row.get("time"):
+            ratios = [r["b_s"] / r["a_s"] for r in row["rounds"]]
+            a = statistics.median(r["a_s"] for r in row["rounds"])
+            b = statistics.median(r["b_s"] for r in row["rounds"])
+            cells = (f"{row['a']}: {a:.1f} s", f"{row['b']}: {b:.1f} s", "")
+            met = "" if row["goal"] is None else ("yes" if statistics.median(ratios) <= row["goal"] else "no")
+            goal = "" if row["goal"] is None else f"≤ {row['goal']}x"
+        else:
+            ratios = [r["b_rps"] / r["a_rps"] for r in row["rounds"]]
+            a = statistics.median(r["a_rps"] for r in row["rounds"])
+            b = statistics.median(r["b_rps"] for r in row["rounds"])
+            p99a = statistics.median(r["a_p99"] for r in row["rounds"])
+            p99b = statistics.median(r["b_p99"] for r in row["rounds"])
+            cells = (f"{row['a']}: {a:.0f} req/s", f"{row['b']}: {b:.0f} req/s", f"{p99a:.1f} → {p99b:.1f}")
+            ok = statistics.median(ratios) >= row["goal"] and (not row.get("p99_lower") or p99b < p99a)
+            met = "yes" if ok else "no"
+            goal = f"≥ {row['goal']}x" + (", lower p99" if row.get("p99_lower") else "")
+        s = summary(ratios)
+        lines.append(f"| {row['group']} | {row['what']} | {cells[0]} | {cells[1]} | {s['median']:.2f}x | "
+                     f"{s['low']:.2f}–{s['high']:.2f} | {cells[2]} | {goal} | {met} |")
+    return "\n".join(lines)
+
+
+def chart(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if "rounds" in r]
+    labels, medians, lows, highs, goals = [], [], [], [], []
+    for row in rows:
+        ratios = [r["b_s"] / r["a_s"] for r in row["rounds"]] if row.get("time") else [r["b_rps"] / r["a_rps"] for r in row["rounds"]]
+        s = summary(ratios)
+        labels.append(f"{row['group']}. {row['what'][:60]}")
+        medians.append(s["median"])
+        lows.append(s["median"] - s["low"])
+        highs.append(s["high"] - s["median"])
+        goals.append(row["goal"])
+    fig, ax = plt.subplots(figsize=(11, 0.5 * len(rows) + 1.5))
+    y = range(len(rows))
+    ax.barh(list(y), medians, xerr=[lows, highs], color="#4a7ab5", capsize=3)
+    for i, goal in enumerate(goals):
+        if goal is not None:
+            ax.plot([goal, goal], [i - 0.4, i + 0.4], color="#c0392b", linewidth=2)
+    ax.set_yticks(list(y), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("ratio B/A (median, bars: lowest to highest round; red: goal)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each wrk comparison")
+    parser.add_argument("--seconds", type=int, default=8, help="seconds of each wrk run (at most 60)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (at most 256)")
+    parser.add_argument("--ansible-rounds", type=int, default=3, help="rounds of each playbook comparison")
+    parser.add_argument("--only", choices=["throughput", "ansible"], help="one half of the benchmarks")
+    parser.add_argument("--out", default=str(ROOT / ".cache" / "bench"), help="folder for the table, figures and chart")
+    args = parser.parse_args()
+    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256 and 1 <= args.ansible_rounds <= 10):
+        sys.exit("bench: --rounds 1-20, --seconds 1-60, --connections 1-256, --ansible-rounds 1-10")
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bed = Bed(pathlib.Path(tmp))
+        bed.write_inventory()
+        started = time.monotonic()
+        print(f"deploying the 4 stacks ({', '.join(STACKS)}) ...", flush=True)
+        took, _ = bed.playbook("site.yml")
+        print(f"  site.yml took {took:.0f} s", flush=True)
+        for name in STACKS:
+            sh(name, "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk curl >/dev/null)")
+        if args.only != "ansible":
+            print("measuring throughput (wrk inside each host) ...", flush=True)
+            throughput(args, results)
+        if args.only != "throughput":
+            print("timing Ansible runs ...", flush=True)
+            ansible_times(bed, args, results, pathlib.Path(tmp))
+        print(f"  benchmarks took {time.monotonic() - started:.0f} s in all", flush=True)
+    markdown = table(results)
+    print()
+    print(markdown)
+    (out / "results.md").write_text(markdown + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    chart(results, out / "results.png")
+    print(f"\nwritten: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
+
+
+if __name__ == "__main__":
+    if not shutil.which("ansible-playbook"):
+        sys.exit("bench: run it through bench/run, which sets up the tools")
+    main()
