@@ -115,7 +115,10 @@ def wrk(host, url, seconds, connections):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    # A server that closes the connection after each answer (uWSGI's
+    # http-socket) gives read errors: wrk reconnects, nothing failed. Other
+    # answers than 2xx, refused connections and timeouts are failures.
+    errors = re.search(r"Non-2xx or 3xx responses: \d+|Socket errors: connect [1-9].*|Socket errors: .*timeout [1-9]\d*", out)
     if errors:
         raise RuntimeError(f"{host} {url}: {errors.group(0)}\n{out}")
     return rps, p99
