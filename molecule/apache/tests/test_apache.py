@@ -58,19 +58,24 @@ def versions(tmp_path_factory):
     return {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True)}
 
 
+# Both hosts in one batch (pydeploy_serial rolls one host at a time by
+# default): each is a stack of its own, and each must refuse v3 itself.
+BOTH = ("-e", "pydeploy_serial=100%")
+
+
 @pytest.fixture(scope="module")
 def switch_to_v2(versions):
-    return streamed("deploy.yml", "-e", f"app_src={versions['v2']}")
+    return streamed("deploy.yml", *BOTH, "-e", f"app_src={versions['v2']}")
 
 
 @pytest.fixture(scope="module")
 def broken_v3(switch_to_v2, versions):
-    return streamed("deploy.yml", "-e", f"app_src={versions['v3']}")
+    return streamed("deploy.yml", *BOTH, "-e", f"app_src={versions['v3']}")
 
 
 @pytest.fixture(scope="module")
 def rollback(broken_v3):
-    return streamed("rollback.yml")
+    return streamed("rollback.yml", *BOTH)
 
 
 def test_configtest_failure_leaves_apache_and_its_files_as_they_were():

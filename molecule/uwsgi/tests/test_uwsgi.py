@@ -14,6 +14,7 @@ host's state before and after; the tests then check each host.
 
 import json
 import re
+import shlex
 
 import pytest
 from conftest import (
@@ -97,19 +98,24 @@ def unit_that_fails(unknown_option):
     return on_both("site.yml", "-e", '{"uwsgi_sandbox_overrides": {"ReadWritePaths": "/nonexistent-folder"}}')
 
 
+# Both hosts in one batch (pydeploy_serial rolls one host at a time by
+# default): each must refuse v3 itself.
+BOTH = ("-e", "pydeploy_serial=100%")
+
+
 @pytest.fixture(scope="module")
 def switch_to_v2(unit_that_fails, versions):
-    return on_both("deploy.yml", "-e", f"app_src={versions['v2']}", stream=True)
+    return on_both("deploy.yml", *BOTH, "-e", f"app_src={versions['v2']}", stream=True)
 
 
 @pytest.fixture(scope="module")
 def broken_v3(switch_to_v2, versions):
-    return on_both("deploy.yml", "-e", f"app_src={versions['v3']}", stream=True)
+    return on_both("deploy.yml", *BOTH, "-e", f"app_src={versions['v3']}", stream=True)
 
 
 @pytest.fixture(scope="module")
 def rollback(broken_v3):
-    return on_both("rollback.yml", stream=True)
+    return on_both("rollback.yml", *BOTH, stream=True)
 
 
 def test_service_and_socket_run_as_meant(host):
@@ -161,6 +167,39 @@ def test_uwsgi_reads_the_rendered_settings(host):
     assert {name: uwsgi_option(host, name) for name in expected} == expected
     conf = host.file(CONF)
     assert (conf.user, conf.group, conf.mode) == ("root", APP, 0o640)
+
+
+UWSGI_CLIENT = """
+import socket, struct, sys
+env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "QUERY_STRING": "", "SERVER_NAME": "localhost",
+       "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1"}
+body = b"".join(struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode() for k, v in env.items())
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as sock:
+    sock.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
+    answer = b""
+    while chunk := sock.recv(4096):
+        answer += chunk
+print(answer.decode())
+"""
+
+
+def test_tcp_listener_answers_in_uwsgi_protocol_where_set(host):
+    # uwsgi_tcp_port (an app host of a split stack has one): systemd holds
+    # the TCP socket beside the unix one, and uWSGI answers on it in its own
+    # protocol (a request packet written here, as Nginx's uwsgi_pass sends).
+    port = int(host.ansible.get_variables().get("uwsgi_tcp_port", 0))
+    socket_unit = host.file(f"/etc/systemd/system/{APP}.socket").content_string
+    listens = host.check_output("cat /proc/net/tcp /proc/net/tcp6")
+    if port:
+        assert f"ListenStream=127.0.0.1:{port}" in socket_unit
+        assert re.search(rf"^socket = 127\.0\.0\.1:{port}$", host.file(CONF).content_string, re.M)
+        answer = host.check_output(f"python3 -c {shlex.quote(UWSGI_CLIENT)} {port}")
+        assert answer.startswith("HTTP/1.1 200"), answer
+        assert '"status":"healthy"' in answer.replace(" ", ""), answer
+    else:
+        # Off by default: the unix socket only.
+        assert "ListenStream=127.0.0.1" not in socket_unit
+    assert (f":{port:04X} 00000000:0000 0A" in listens) == bool(port)
 
 
 def test_nginx_passes_requests_in_uwsgi_protocol_with_the_client_seen(host):
