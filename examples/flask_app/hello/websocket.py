@@ -78,7 +78,8 @@ def handshake(sock, path, host, key):
     while b"\r\n\r\n" not in head:
         head += recv_exact(sock, 1)
     status, *lines = head.decode("latin-1").split("\r\n")
-    return status, {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)}
+    fields = (line.split(":", 1) for line in lines if ":" in line)
+    return status, {name.strip().lower(): value.strip() for name, value in fields}
 
 
 def echo(sock, key, version):
@@ -89,7 +90,7 @@ def echo(sock, key, version):
         ).encode()
     )
     sock.settimeout(IDLE_SECONDS)
-    for _ in range(MAX_MESSAGES):
+    for _message in range(MAX_MESSAGES):
         opcode, payload = read_frame(sock)
         if opcode == 0x8:  # close: answered with a close
             sock.sendall(frame(0x8, payload[:2]))
