@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -196,6 +197,8 @@ def versions(tmp_path_factory):
 
 
 def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, versions, tmp_path, capsys):
+    # Built by this roll, not found from an earlier run of the scenario.
+    shutil.rmtree(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "controller-cache", "wheelhouse"), ignore_errors=True)
     rc, out, figures = deploy_under_load(ca_file, tmp_path, "-e", f"app_src={versions['v2']}")
     print_load(capsys, "deploy.yml v1 -> v2, one app host at a time", figures)
     assert rc == 0, out[-3000:]
@@ -211,6 +214,13 @@ def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, version
     release = releases["pydeploy-app1"]
     migrated = sum(one.file(f"/srv/{APP}/shared/data/migrations.log").content_string.split().count(release) for one in app_hosts.values() if one.file(f"/srv/{APP}/shared/data/migrations.log").exists)
     assert migrated == 1, migrated
+    # The dependencies built once, on the controller, for the three hosts.
+    builds = re.findall(r"TASK \[pydeploy\.wsgi\.app : Build the wheelhouse on the controller\] \**\n(changed|ok): \[(pydeploy-app\d) -> localhost\]", out)
+    assert sorted(builds) == [("changed", "pydeploy-app1"), ("ok", "pydeploy-app2"), ("ok", "pydeploy-app3")], builds
+    for one in app_hosts.values():
+        info = json.loads(one.file(f"/srv/{APP}/current/.pydeploy/release.json").content_string)
+        assert info["build_inputs"]["wheelhouse"] is True
+        assert "gunicorn-" in one.check_output(f"ls /srv/{APP}/current/.pydeploy/wheels")
     after = load(ca_file, "--requests", "150", "--seconds", "60")
     print_load(capsys, "after the roll", after)
     assert [seen["version"] for seen in after["versions"]] == ["2.0.0"]

@@ -171,6 +171,22 @@ def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
     assert len(host.check_output(f"ls {RELEASES}").split()) == 4
 
 
+def test_wheelhouse_for_another_python_is_refused_before_anything_changes(http, host, versions):
+    # A host whose Python is not the controller's: wheels built on the
+    # controller may not install there, so the deploy stops first.
+    other = "/usr/local/bin/python-of-another-kind"
+    host.run(f"printf '#!/bin/sh\\necho cpython-39 linux-aarch64\\n' > {other} && chmod 0755 {other}")
+    releases = host.check_output(f"ls {RELEASES}").split()
+    before = current_release(host)
+    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true", "-e", f"app_python={other}")
+    host.run(f"rm -f {other}")
+    assert rc != 0
+    assert re.search(r"app_wheelhouse: the controller's Python \(cpython-3\d+ linux-\S+\) is not this host's\s+" + other + r" \(cpython-39 linux-aarch64\)", out), out[-3000:]
+    assert current_release(host) == before
+    assert host.check_output(f"ls {RELEASES}").split() == releases
+    assert served_version(http) == "2.0.0"
+
+
 def test_rollback_to_a_named_release(http, host):
     v4 = next(r for r in host.check_output(f"ls {RELEASES}").split() if r.startswith("v4.0.0-"))
     rc, out = run_playbook("rollback.yml", "-e", "app_rollback_to=no-such-release")
