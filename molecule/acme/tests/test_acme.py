@@ -5,7 +5,7 @@ host behind Nginx and on one behind Apache (with mod_wsgi)."""
 import re
 
 import pytest
-from conftest import changed_count, run_playbook
+from conftest import changed_count, hosts_named, run_playbook
 
 testinfra_hosts = ["ansible://pydeploy-acme-web", "ansible://pydeploy-acme-apache"]
 
@@ -81,20 +81,39 @@ def test_port_80_serves_challenges_and_redirects_the_rest(host, web):
     assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {base}/page") == "301"
 
 
-def test_renewal_replaces_the_certificate_and_reloads_the_front_end(host, web):
-    before = host.check_output(f"openssl x509 -in {web.cert} -noout -serial")
-    master = host.check_output(f"cat {web.pid_file}")
-    # Renew now: ask for more remaining days than the certificate has.
-    rc, out = run_playbook("site.yml", "--limit", web.hostname, "-e", "tls_renew_days=3650")
+@pytest.fixture(scope="module")
+def renewal():
+    """Both hosts renewed in one run, then an ordinary re-run: each host's
+    serial and front-end master PID before and after, and the two outputs."""
+    webs = [Web(one) for one in hosts_named(testinfra_hosts_names()).values()]
+    serial = {web.hostname: web.host.check_output(f"openssl x509 -in {web.cert} -noout -serial") for web in webs}
+    master = {web.hostname: web.host.check_output(f"cat {web.pid_file}") for web in webs}
+    # Renew now: ask for more remaining days than the certificates have.
+    renewed = run_playbook("site.yml", "-e", "tls_renew_days=3650")
+    after = {web.hostname: web.host.check_output(f"openssl x509 -in {web.cert} -noout -serial") for web in webs}
+    served = {web.hostname: web.served("| openssl x509 -noout -serial") for web in webs}
+    master_after = {web.hostname: web.host.check_output(f"cat {web.pid_file}") for web in webs}
+    # An ordinary re-run changes nothing: the certificates are far from expiry.
+    rerun = run_playbook("site.yml")
+    return {"serial": serial, "after": after, "served": served, "master": master,
+            "master_after": master_after, "renewed": renewed, "rerun": rerun}
+
+
+def testinfra_hosts_names():
+    return [name.split("://", 1)[1] for name in testinfra_hosts]
+
+
+def test_renewal_replaces_the_certificate_and_reloads_the_front_end(web, renewal):
+    rc, out = renewal["renewed"]
     assert rc == 0, out[-3000:]
     assert re.search(rf"RUNNING HANDLER \[[^]]*{web.reload_handler}\]", out)
-    after = host.check_output(f"openssl x509 -in {web.cert} -noout -serial")
+    before, after = renewal["serial"][web.hostname], renewal["after"][web.hostname]
     assert after != before
-    assert before.split("=")[1] not in web.served("| openssl x509 -noout -serial")
-    assert after in web.served("| openssl x509 -noout -serial")
+    served = renewal["served"][web.hostname]
+    assert before.split("=")[1] not in served
+    assert after in served
     # Reloaded, not restarted.
-    assert host.check_output(f"cat {web.pid_file}") == master
-    # An ordinary re-run changes nothing: the certificate is far from expiry.
-    rc, out = run_playbook("site.yml", "--limit", web.hostname)
+    assert renewal["master_after"][web.hostname] == renewal["master"][web.hostname]
+    rc, out = renewal["rerun"]
     assert rc == 0, out[-3000:]
     assert changed_count(out) == 0, out[-3000:]

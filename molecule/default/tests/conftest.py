@@ -117,6 +117,21 @@ def changed_count(out):
     return sum(int(count) for count in counts)
 
 
+def changed_tasks(out):
+    """The tasks (and handlers) that reported a change, as "task: host":
+    what a failed "nothing changed" assertion shows."""
+    found, task = [], None
+    for line in out.splitlines():
+        banner = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\] \*", line)
+        if banner:
+            task = banner.group(1)
+            continue
+        changed = re.match(r"changed: \[([^\]]+)\]", line)
+        if changed and task:
+            found.append(f"{task}: {changed.group(1)}")
+    return found
+
+
 def hosts_named(names):
     """testinfra hosts of the scenario's inventory, by name: for tests whose
     playbook runs cover several hosts at once."""

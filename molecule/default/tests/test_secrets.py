@@ -1,12 +1,14 @@
-"""Secrets are never printed: runs of site.yml at -vvv with --diff, each
-with secrets of its own, and every line of their output searched for them.
+"""Secrets are never printed: runs at -vvv with --diff, each with secrets
+of its own, and every line of their output searched for them.
 
-- a changed environment (app_secret_key and an app_env value);
-- a release that fails its trial, and one whose migration fails, both with
+- site.yml: a changed environment (app_secret_key and an app_env value);
+- deploy.yml (the app role, as in site.yml, without the other roles): a
+  release that fails its trial, and one whose migration fails, both with
   the new environment (the failure messages quote their logs);
-- a pip index URL with credentials (the input checks' labels, pip.conf's
-  diff, pip's own errors);
-- a git source whose URL holds a token (the fetch fails: its message).
+- site.yml: a pip index URL with credentials (the input checks' labels,
+  pip.conf's diff, pip's own errors);
+- deploy.yml: a git source whose URL holds a token (the fetch fails: its
+  message).
 
 The module's last step puts the host back (conftest.put_back).
 """
@@ -49,7 +51,7 @@ def matrix(tmp_path_factory):
 
     secret = secrets()
     extra = env_vars(secret) | {"app_src": str(make_version(base, "9.9.1", broken=True))}
-    rc, out = run_playbook("site.yml", "-vvv", "--diff", "-e", json.dumps(extra))
+    rc, out = run_playbook("deploy.yml", "-vvv", "--diff", "-e", json.dumps(extra))
     runs.append(("failing trial", rc, out, secret))
 
     secret = secrets()
@@ -59,7 +61,7 @@ def matrix(tmp_path_factory):
         "app_src": str(make_version(base, "9.9.2")),
         "app_migrate_command": "echo migrating; exit 3",
     }
-    rc, out = run_playbook("site.yml", "-vvv", "--diff", "-e", json.dumps(extra))
+    rc, out = run_playbook("deploy.yml", "-vvv", "--diff", "-e", json.dumps(extra))
     runs.append(("failing migration", rc, out, secret))
 
     secret = secrets()
@@ -76,7 +78,7 @@ def matrix(tmp_path_factory):
         "app_source": "git",
         "app_git_repo": f"https://oauth2:{secret['git']}@127.0.0.1:9/hello.git",
     }
-    rc, out = run_playbook("site.yml", "-vvv", "--diff", "-e", json.dumps(extra))
+    rc, out = run_playbook("deploy.yml", "-vvv", "--diff", "-e", json.dumps(extra))
     runs.append(("git URL with a token", rc, out, secret))
     return runs
 
