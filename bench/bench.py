@@ -17,9 +17,10 @@ spread (lowest to highest).
    127.0.0.1:8000, Nginx proxy_pass without upstream keep-alive, same
    certificate), on the nginx + gunicorn host.
 4. Ansible: an idempotent site.yml vs a no-op play on the same hosts; a
-   code-only deploy on 3 app hosts at once vs 1; an idempotent run without
-   pipelining, with fact caching, and with cache_valid_time 0 vs the
-   defaults.
+   code-only deploy on 3 app hosts at once vs 1, and on 3 with each host
+   building its dependencies vs the controller's wheelhouse; an idempotent
+   run without pipelining, with fact caching, and with cache_valid_time 0
+   vs the defaults.
 
 Prints a Markdown table, writes it with the raw figures (JSON) and a PNG
 chart to --out.
@@ -216,17 +217,22 @@ def ansible_times(bed, args, results, tmp):
          lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
     counter = iter(range(1000))
 
-    def deploy(limit):
+    def deploy(limit, wheelhouse=True):
         # A new version of the example app each time: a release to build.
+        # The dependencies built once on the controller (app_wheelhouse), as
+        # an inventory of several app hosts has it, or on each host.
         source = tmp / f"v{next(counter)}"
         shutil.copytree(ROOT / "examples" / "flask_app", source, ignore=shutil.ignore_patterns("__pycache__"))
         init = source / "hello" / "__init__.py"
         init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{source.name}"', init.read_text()))
-        return bed.playbook("deploy.yml", "--limit", limit, "-e", "pydeploy_serial=100%", "-e", f"app_src={source}")[0]
+        return bed.playbook("deploy.yml", "--limit", limit, "-e", "pydeploy_serial=100%", "-e", f"app_src={source}",
+                            "-e", f"app_wheelhouse={str(wheelhouse).lower()}")[0]
 
     three = f"{PREFIX}nginx-gunicorn,{PREFIX}apache-gunicorn,{PREFIX}nginx-uwsgi"
-    pair("code-only deploy.yml on 3 hosts at once vs 1", lambda: deploy(f"{PREFIX}nginx-gunicorn"),
-         lambda: deploy(three), 1.5, "1 host", "3 hosts")
+    pair("code-only deploy.yml on 3 hosts at once vs 1 (dependencies from the controller's wheelhouse)",
+         lambda: deploy(f"{PREFIX}nginx-gunicorn"), lambda: deploy(three), 1.5, "1 host", "3 hosts")
+    pair("code-only deploy.yml on 3 hosts, each host building vs the controller's wheelhouse (what it bought)",
+         lambda: deploy(three), lambda: deploy(three, wheelhouse=False), None, "wheelhouse", "each host builds")
     base = lambda: bed.playbook("site.yml")[0]  # noqa: E731
     pair("idempotent site.yml without pipelining vs with (what pipelining bought)", base,
          lambda: bed.playbook("site.yml", env={"ANSIBLE_PIPELINING": "False"})[0], None, "pipelining", "no pipelining")
