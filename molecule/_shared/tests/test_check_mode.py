@@ -1,6 +1,7 @@
 """A check run (--check --diff) of the scenario's own converge playbook
 finds nothing to change on the hosts it converged, in every scenario
-(molecule.yml: additional_files_or_dirs). Molecule lists these shared files
+(molecule.yml: additional_files_or_dirs) but apache, whose own check run
+comes last, after its deploys and rollback. Molecule lists these shared files
 before the scenario's own tests, so it runs first, on the converged hosts."""
 
 import os
