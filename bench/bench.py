@@ -199,8 +199,9 @@ def throughput(args, results):
                     "a": "tutorial", "b": "ours", "goal": 1.2, "rounds": rounds, "p99_lower": True})
 
 
-def ansible_times(bed, args, results, tmp):
-    """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds."""
+def ansible_times(bed, args, results, tmp, deploys_only=False):
+    """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds
+    (with deploys_only, the code-only deploys alone)."""
     noop = tmp / "noop.yml"
     noop.write_text("- name: No-op\n  hosts: web\n  gather_facts: true\n  tasks:\n    - name: Nothing\n      ansible.builtin.ping:\n")
     cache = tmp / "facts"
@@ -213,8 +214,9 @@ def ansible_times(bed, args, results, tmp):
             rounds.append({"a_s": took["a"], "b_s": took["b"]})
         results.append({"group": 4, "what": what, "a": a_label, "b": b_label, "goal": goal, "rounds": rounds, "time": True})
 
-    pair("idempotent site.yml vs a no-op play (4 hosts)",
-         lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
+    if not deploys_only:
+        pair("idempotent site.yml vs a no-op play (4 hosts)",
+             lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
     counter = iter(range(1000))
 
     def deploy(limit, wheelhouse=True):
@@ -233,6 +235,8 @@ def ansible_times(bed, args, results, tmp):
          lambda: deploy(f"{PREFIX}nginx-gunicorn"), lambda: deploy(three), 1.5, "1 host", "3 hosts")
     pair("code-only deploy.yml on 3 hosts, each host building vs the controller's wheelhouse (what it bought)",
          lambda: deploy(three), lambda: deploy(three, wheelhouse=False), None, "wheelhouse", "each host builds")
+    if deploys_only:
+        return
     base = lambda: bed.playbook("site.yml")[0]  # noqa: E731
     pair("idempotent site.yml without pipelining vs with (what pipelining bought)", base,
          lambda: bed.playbook("site.yml", env={"ANSIBLE_PIPELINING": "False"})[0], None, "pipelining", "no pipelining")
@@ -310,7 +314,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=8, help="seconds of each wrk run (at most 60)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (at most 256)")
     parser.add_argument("--ansible-rounds", type=int, default=3, help="rounds of each playbook comparison")
-    parser.add_argument("--only", choices=["throughput", "ansible"], help="one half of the benchmarks")
+    parser.add_argument("--only", choices=["throughput", "ansible", "deploy"],
+                        help="one half of the benchmarks, or of the Ansible half the code-only deploys alone")
     parser.add_argument("--out", default=str(ROOT / ".cache" / "bench"), help="folder for the table, figures and chart")
     args = parser.parse_args()
     if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256 and 1 <= args.ansible_rounds <= 10):
@@ -327,12 +332,12 @@ def main():
         print(f"  site.yml took {took:.0f} s", flush=True)
         for name in STACKS:
             sh(name, "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk curl >/dev/null)")
-        if args.only != "ansible":
+        if args.only in (None, "throughput"):
             print("measuring throughput (wrk inside each host) ...", flush=True)
             throughput(args, results)
         if args.only != "throughput":
             print("timing Ansible runs ...", flush=True)
-            ansible_times(bed, args, results, pathlib.Path(tmp))
+            ansible_times(bed, args, results, pathlib.Path(tmp), deploys_only=args.only == "deploy")
         print(f"  benchmarks took {time.monotonic() - started:.0f} s in all", flush=True)
     markdown = table(results)
     print()
