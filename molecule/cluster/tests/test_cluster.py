@@ -68,10 +68,14 @@ def print_load(capsys, what, figures):
 
 def deploy_under_load(ca_file, tmp_path, *args):
     """deploy.yml with scripts/load running meanwhile (bounded: 15 minutes,
-    100000 requests); returns (exit code, output, the load's figures)."""
+    100000 requests); returns (exit code, output, the load's figures).
+    Two clients, each a new connection every 50 ms or so: a gap in service
+    longer than that is seen, and the TLS handshakes leave the 2 cores to
+    the deploy being watched."""
     stop = tmp_path / "stop"
     stream = subprocess.Popen(
-        [LOAD, "--url", URL, "--ca-file", ca_file, "--json", "--seconds", "900", "--requests", "100000", "--stop-file", str(stop)],
+        [LOAD, "--url", URL, "--ca-file", ca_file, "--json", "--seconds", "900", "--requests", "100000", "--stop-file", str(stop),
+         "--concurrency", "2", "--pause", "0.05"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -167,12 +167,12 @@ def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
     # cache does not grow with every release).
     old = pathlib.Path.home() / ".cache" / "pydeploy" / APP / "wheelhouse" / "hello-old-release"
     old.mkdir(parents=True, exist_ok=True)
-    old.with_suffix(".complete").touch()
-    for path in (old, old.with_suffix(".complete")):
+    old.with_suffix(".tar").touch()
+    for path in (old, old.with_suffix(".tar")):
         os.utime(path, (time.time() - 3 * 86400,) * 2)
     rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true")
     assert rc == 0, out[-3000:]
-    assert not old.exists() and not old.with_suffix(".complete").exists()
+    assert not old.exists() and not old.with_suffix(".tar").exists()
     assert served_version(http) == "2.0.0"
     wheels = host.check_output(f"ls /srv/{APP}/current/.pydeploy/wheels")
     assert "flask-3.1.3-py3-none-any.whl" in wheels.lower()
