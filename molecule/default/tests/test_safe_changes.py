@@ -37,7 +37,7 @@ from conftest import APP, changed_count, run_playbook, served_fingerprint
 CONF = f"/etc/{APP}/gunicorn.conf.py"
 SITE = f"/etc/nginx/sites-available/{APP}.conf"
 ENV = f"/etc/{APP}/env"
-LOCK = f"/run/lock/pydeploy-{APP}.lock"
+LOCK = f"/run/pydeploy/lock/{APP}.lock"
 # Quotes, $, backquote, backslash, #, runs of spaces, non-ASCII, =.
 AWKWARD = "über \"quoted\" 'single' $HOME ${X} `id` back\\slash \\n # not a comment  two  spaces a=b"
 

@@ -1,0 +1,112 @@
+"""The run lock (plugins/modules/run_lock.py) against what a local user, the
+app included, can leave in its way: a FIFO, a link, JSON that is no object,
+a world-writable folder. Each case runs the real module, as Ansible would on
+a host, in a folder of the controller's checkout.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MODULE = ROOT / "plugins" / "modules" / "run_lock.py"
+HOLDER = {"id": "ci:1:1", "controller": "ci", "pid": 1, "user": "test", "since": "2026-12-02T00:00:00Z"}
+
+
+def run_module(path, state="present", holder=None):
+    """(result, seconds budget kept): the module's JSON answer for one call."""
+    args = {"ANSIBLE_MODULE_ARGS": {"path": str(path), "state": state, "holder": holder or HOLDER}}
+    out = subprocess.run(
+        [sys.executable, str(MODULE)], input=json.dumps(args), capture_output=True, text=True, timeout=30, check=False
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def lock_dir():
+    """A folder of root's alone, inside the checkout (whose parents are root's)."""
+    assert os.geteuid() == 0, "the run lock's tests run as root, as the module does on a host"
+    folder = ROOT / ".cache" / f"test-run-lock-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_lock_is_taken_and_released_as_a_root_only_file(lock_dir):
+    path = lock_dir / "lock" / "hello.lock"
+    taken = run_module(path)
+    assert taken["acquired"] is True, taken
+    # The missing folder was made root's alone, the file readable by root only.
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert json.loads(path.read_text())["id"] == HOLDER["id"]
+    other = run_module(path, holder={**HOLDER, "id": "ci:2:2"})
+    assert other["acquired"] is False and other["holder"]["id"] == HOLDER["id"]
+    released = run_module(path, state="absent")
+    assert released["changed"] is True and not path.exists()
+
+
+def test_a_world_writable_folder_is_refused(lock_dir):
+    # /run/lock is 1777: any local user could plant what blocks every run.
+    shared = lock_dir / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    answer = run_module(shared / "hello.lock")
+    assert answer.get("failed") is True, answer
+    assert f"{shared} is owned by uid 0 with mode 1777" in answer["msg"]
+    assert not (shared / "hello.lock").exists()
+
+
+def test_a_folder_of_another_user_is_refused(lock_dir):
+    theirs = lock_dir / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    answer = run_module(theirs / "hello.lock")
+    assert answer.get("failed") is True, answer
+    assert f"{theirs} is owned by uid 65534" in answer["msg"]
+
+
+def test_a_link_on_the_way_is_not_followed(lock_dir):
+    real = lock_dir / "real"
+    real.mkdir(mode=0o700)
+    (lock_dir / "via").symlink_to(real)
+    answer = run_module(lock_dir / "via" / "hello.lock")
+    assert answer.get("failed") is True, answer
+    assert f"{lock_dir}/via is a link" in answer["msg"]
+    assert list(real.iterdir()) == []
+
+
+def test_a_link_at_the_lock_path_is_refused_and_its_target_untouched(lock_dir):
+    target = lock_dir / "target"
+    target.write_text("not a lock\n")
+    (lock_dir / "hello.lock").symlink_to(target)
+    for state in ("present", "absent"):
+        answer = run_module(lock_dir / "hello.lock", state=state)
+        assert answer.get("failed") is True, answer
+        assert "could not be opened without following a link" in answer["msg"]
+    assert target.read_text() == "not a lock\n"
+
+
+def test_a_fifo_at_the_lock_path_is_refused_without_hanging(lock_dir):
+    # Opened without O_NONBLOCK, a FIFO with no writer hangs the run (the
+    # subprocess timeout of 30 s would fail this test).
+    os.mkfifo(lock_dir / "hello.lock")
+    answer = run_module(lock_dir / "hello.lock")
+    assert answer.get("failed") is True, answer
+    assert f"{lock_dir}/hello.lock is not a regular file of root's" in answer["msg"]
+
+
+@pytest.mark.parametrize("content", ["[]", '"text"', "42", "{not json", ""])
+def test_a_lock_file_that_holds_no_object_is_a_busy_unreadable_lock(lock_dir, content):
+    (lock_dir / "hello.lock").write_text(content)
+    answer = run_module(lock_dir / "hello.lock")
+    assert answer.get("failed") is not True, answer
+    assert answer["acquired"] is False
+    assert answer["holder"] == {"id": "", "unreadable": True}
