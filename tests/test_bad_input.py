@@ -112,6 +112,18 @@ BAD_INPUT = [
     ('{"pydeploy_drain_timeout": "60; reboot"}', "pydeploy_drain_timeout must be a number of seconds"),
     ('{"gunicorn_tcp_address": "0.0.0.0\\nExecStartPre=/bin/sh"}', "gunicorn_tcp_address must be an IPv4 or IPv6 address"),
     ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_address": "127.0.0.1;rm"}', "uwsgi_tcp_address must be an IPv4 or IPv6 address"),
+    # Untrusted code (issue 25): a rollback target that is a path, identities
+    # and folders of the system or of another service, line breaks that
+    # Python's splitlines() cuts where systemd does not.
+    ("app_rollback_to=../../../run/lock/x", "app_rollback_to must be a release id"),
+    ('{"pydeploy_app_user": "www-data", "app_group": "docker"}',
+     "must not be the name of a system account, a privileged group or a service's folder (www-data, docker)"),
+    ("pydeploy_app_name=nginx", "must not be the name of a system account, a privileged group or a service's folder (nginx)"),
+    # One case per refused value: tests/test_unsafe_paths.py.
+    ('{"app_root": "/srv/../etc", "app_log_dir": "/var/log/nginx", "app_config_dir": "/etc/ssl/private", "app_env_file": "/tmp/env"}',
+     "app_config_dir, app_env_file, app_log_dir, app_root: must be an absolute, normalised path"),
+    ('{"app_env": {"A": "x\\u2028SECRET_KEY=forged", "B": "x\\u2029", "C": "x\\u0085", "D": "x\\u000b", "E": "x\\u001e", "F": "x\\u000c"}}',
+     "these are not: A, B, C, D, E, F"),
 ]
 # (extra vars, what the failure names) with an inventory of lb and app
 # groups: the split stack's own checks.
@@ -120,6 +132,9 @@ BAD_SPLIT_INPUT = [
     ("pydeploy_app_port=0", "pydeploy_app_port must be a TCP port"),
     ('{"pydeploy_app_port": "8000 backup"}', "pydeploy_app_port must be a TCP port"),
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}', "With lb and app groups, the balancer is Nginx"),
+    # Every address, the public ones included: the app port open to the world.
+    ("pydeploy_private_address=0.0.0.0", "pydeploy_private_address must be one address of the host on its private network, not 0.0.0.0"),
+    ('{"pydeploy_private_address": "::"}', "pydeploy_private_address must be one address of the host on its private network"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
 VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn, nginx + uwsgi."

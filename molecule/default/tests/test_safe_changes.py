@@ -151,6 +151,28 @@ def test_login_account_is_refused_as_the_app_user(host, http):
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 
+def test_service_account_and_shared_group_are_refused_before_any_change(host, http):
+    # A system service's account (no login shell, but not made for this app)
+    # and a group with members of its own: the app would take them over.
+    host.check_output(
+        "id pydeploy-svc || useradd --system --shell /usr/sbin/nologin --comment 'Some service' pydeploy-svc; "
+        "getent group pydeploy-staff || groupadd pydeploy-staff; usermod -a -G pydeploy-staff pydeploy-svc"
+    )
+    try:
+        rc, out = run_playbook("site.yml", "-e", "pydeploy_app_user=pydeploy-svc", "-e", "app_group=pydeploy-staff")
+        assert rc != 0, out[-3000:]
+        flat = " ".join(out.split())
+        assert ("app_user (pydeploy_app_user): pydeploy-svc is an existing account that this role did not make for hello "
+                '(its comment is "Some service", not "hello app")') in flat, out[-3000:]
+        assert "app_group: pydeploy-staff is an existing group" in flat
+        assert changed_count(out) == 0
+        assert host.user("pydeploy-svc").group == "pydeploy-svc"
+        assert not host.file("/var/log/hello").user == "pydeploy-svc"
+    finally:
+        host.check_output("userdel pydeploy-svc; groupdel pydeploy-staff")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
 def test_failed_build_leaves_the_environment_in_use(host, http):
     before, pid = host.file(ENV).sha256sum, main_pid(host)
     rc, out = run_playbook(
