@@ -115,7 +115,9 @@ def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions, capsy
     assert "module_that_does_not_exist" in out
     assert current_release(host) == v2
     assert served_version(http) == "2.0.0"
-    assert host.file(f"{RELEASES}/{failed.group(1)}/.pydeploy/failed").exists
+    # What the trial printed is kept for root only (the app's output).
+    note = host.file(f"{RELEASES}/{failed.group(1)}/.pydeploy/failed")
+    assert (note.exists, note.user, note.mode) == (True, "root", 0o600)
     answers = stream.answers()
     bad = [line for line in answers if not line.endswith(" 200") or '"version":"2.0.0"' not in line]
     with capsys.disabled():
