@@ -188,3 +188,22 @@ def offline_exposure(host, unit_file):
     found = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
     assert found, out[-800:]
     return float(found.group(1))
+
+
+def test_a_link_in_a_shared_folder_is_not_followed_by_root(host):
+    # The app owns shared/data: a link it put where a nested shared folder
+    # goes leads root nowhere (root chowned its target before).
+    host.check_output(f"runuser -u {APP} -- ln -sfn /etc/cron.d /srv/{APP}/shared/data/uploads")
+    before = snapshot(host, ["/etc/cron.d"])
+    try:
+        rc, out = run_playbook("deploy.yml", "-e", '{"app_shared_dirs": [{"path": "data"}, {"path": "data/uploads", "mode": "0700"}]}')
+        assert rc == 0, out[-3000:]
+        assert snapshot(host, ["/etc/cron.d"]) == before
+    finally:
+        host.check_output(f"rm -f /srv/{APP}/shared/data/uploads")
+    # Without the link, the app user makes the nested folder, with its mode.
+    rc, out = run_playbook("deploy.yml", "-e", '{"app_shared_dirs": [{"path": "data"}, {"path": "data/uploads", "mode": "0700"}]}')
+    assert rc == 0, out[-3000:]
+    uploads = host.file(f"/srv/{APP}/shared/data/uploads")
+    assert (uploads.is_directory, uploads.user, uploads.mode) == (True, APP, 0o700)
+    assert host.file(f"/srv/{APP}/current/data/uploads").is_directory

@@ -334,3 +334,30 @@ def test_a_run_after_all_that_changes_nothing(second_run):
     rc, out = second_run
     assert rc == 0, out[-3000:]
     assert changed_count(out) == 0, out[-3000:]
+
+
+def test_log_reopen_never_writes_as_root_through_the_apps_folder(host):
+    # The FIFO's folder is the service's (the app user's): between logrotate's
+    # check and its write the app can put a link there, to a FIFO or file
+    # only root may write. The reopen command writes as the app user, so the
+    # link leads nowhere; as root it wrote "l" into the victim.
+    config = host.file(f"/etc/logrotate.d/{APP}").content_string
+    command = re.search(r"postrotate\n\s*(.+?)\n\s*endscript", config, re.S).group(1).strip()
+    fifo = f"/run/{APP}-uwsgi/master.fifo"
+    assert fifo in command, command
+    victim = "/root/pydeploy-reopen-victim"
+    host.check_output(f"rm -f {victim} {victim}.out && mkfifo -m 0600 {victim}")
+    host.check_output(f"systemd-run --collect --unit=reopen-victim /bin/sh -c 'timeout 20 cat {victim} > {victim}.out'")
+    host.check_output(f"mv {fifo} {fifo}.held && ln -s {victim} {fifo}")
+    try:
+        host.run(command)
+        # Let the reader go: a writer that writes nothing.
+        host.run(f"timeout 5 sh -c ': > {victim}'")
+        host.run("for i in $(seq 50); do systemctl is-active -q reopen-victim || break; sleep 0.1; done")
+        assert host.file(f"{victim}.out").content_string == ""
+    finally:
+        host.run("systemctl stop reopen-victim")
+        host.check_output(f"rm -f {fifo} {victim} {victim}.out && mv {fifo}.held {fifo}")
+    # With the FIFO back, the reopen reaches the master again.
+    assert host.run(command).rc == 0
+    assert host.file(fifo).is_pipe
