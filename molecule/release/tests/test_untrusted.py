@@ -207,3 +207,22 @@ def test_a_link_in_a_shared_folder_is_not_followed_by_root(host):
     uploads = host.file(f"/srv/{APP}/shared/data/uploads")
     assert (uploads.is_directory, uploads.user, uploads.mode) == (True, APP, 0o700)
     assert host.file(f"/srv/{APP}/current/data/uploads").is_directory
+
+
+def test_static_files_follow_no_link_to_another_owners_file(host):
+    # A static location over a shared folder (uploads the app writes): a link
+    # the app puts there to a file the front end may read (its own log) is
+    # not served; the app's own files are.
+    statics = '{"nginx_static_locations": [{"location": "/static/", "path": "hello/static/"}, {"location": "/files/", "path": "data/"}]}'
+    data = f"/srv/{APP}/shared/data"
+    host.check_output(f"runuser -u {APP} -- sh -c 'chmod 0755 {data} && echo mine > {data}/mine.txt && ln -sfn /var/log/nginx/error.log {data}/leak.txt'")
+    try:
+        rc, out = run_playbook("site.yml", "--tags", "nginx", "-e", statics)
+        assert rc == 0, out[-3000:]
+        fetch = "curl -sk --max-time 10 -o /dev/null -w '%{http_code}' https://localhost/files/"
+        assert host.check_output(f"{fetch}mine.txt") == "200"
+        assert host.check_output(f"{fetch}leak.txt") in ("403", "404")
+    finally:
+        host.run(f"rm -f {data}/mine.txt {data}/leak.txt && chmod 0750 {data}")
+        rc, out = run_playbook("site.yml", "--tags", "nginx")
+        assert rc == 0, out[-3000:]
