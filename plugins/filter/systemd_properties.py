@@ -10,9 +10,8 @@ short_description: Turn a dict of systemd.exec(5) directives into systemd-run --
 version_added: 0.2.0
 author: pydeploy.wsgi contributors (@pydeploy)
 description:
-  - Each directive becomes C(--property=Name=value), sorted by name, written as in a unit file (the roles' service
-    templates write them the same way): V(true)/V(false) as C(yes)/C(no), a list joined with spaces, V(null)
-    left out.
+  - Each directive becomes C(--property=Name=value), sorted by name, written as in a unit file (as the roles' service
+    templates write them), V(true) and V(false) as C(yes) and C(no), a list joined with spaces, V(null) left out.
   - So that a transient unit (a build, a trial, a migration) runs the app's code in the sandbox of its service.
 options:
   _input:
