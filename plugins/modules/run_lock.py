@@ -11,7 +11,7 @@ short_description: Take or release a lock file on the host, one run at a time
 description:
   - Keeps two runs of the collection's playbooks from changing one app on one host at the same time.
   - The lock is a file created with C(O_EXCL) holding who took it (controller, process, user, since when).
-  - The lock's folder must be root's alone: every folder on its path is a real folder (not a link) owned by root
+  - The lock's folder must be root's alone, every folder on its path a real folder (not a link) owned by root
     and writable by no one else; missing ones are created with mode C(0700). A world-writable folder such as
     C(/run/lock) is refused, since any local user (the app included) could block every run there.
   - The lock file is opened without following a link and without blocking; anything but a regular file of root's
