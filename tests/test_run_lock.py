@@ -1,7 +1,7 @@
 """The run lock (plugins/modules/run_lock.py) against what a local user, the
 app included, can leave in its way: a FIFO, a link, JSON that is no object,
 a world-writable folder. Each case runs the real module, as Ansible would on
-a host, in a folder of the controller's checkout.
+a host, in a folder of root's in /run.
 """
 
 import json
@@ -30,10 +30,11 @@ def run_module(path, state="present", holder=None):
 
 @pytest.fixture
 def lock_dir():
-    """A folder of root's alone, inside the checkout (whose parents are root's)."""
+    """A folder of root's alone, in /run as on a host (a checkout or /tmp may
+    sit below a folder others may write)."""
     assert os.geteuid() == 0, "the run lock's tests run as root, as the module does on a host"
-    folder = ROOT / ".cache" / f"test-run-lock-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True, mode=0o700)
+    folder = pathlib.Path("/run") / f"pydeploy-test-run-lock-{uuid.uuid4().hex}"
+    folder.mkdir(mode=0o700)
     folder.chmod(0o700)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
