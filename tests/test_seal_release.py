@@ -144,3 +144,16 @@ def test_the_top_may_not_be_a_link(tmp_path):
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode != 0
     assert "Too many levels of symbolic links" in out.stderr or "ELOOP" in out.stderr or "Not a directory" in out.stderr
+
+
+def test_the_code_check_changes_nothing_and_refuses_a_venv_of_its_own(release):
+    # --code: right after unpacking, before anything runs; the venv is the
+    # build's to make, so one in the code is refused.
+    (release / "shadow").symlink_to("/etc/shadow")
+    out = subprocess.run([sys.executable, str(SEAL), "--code", str(release), "nogroup"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1
+    reasons = out.stderr.strip().splitlines()
+    assert "shadow: a link to /etc/shadow, outside the release" in reasons
+    assert "venv: the code may not hold venv, the release's virtualenv (the build makes it)" in reasons
+    assert all(os.lstat(path).st_uid == NOBODY for path in [release, *release.rglob("*")])

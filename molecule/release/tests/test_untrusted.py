@@ -68,7 +68,7 @@ def test_a_pydeploy_link_in_an_archive_is_refused(host, tmp_path):
     listing = host.check_output("ls -la /etc/logrotate.d")
     rc, out = run_playbook("deploy.yml", "-e", "app_source=archive", "-e", f"app_archive={archive}")
     assert rc != 0, out[-3000:]
-    assert "the code holds .pydeploy, which the role makes itself" in " ".join(out.split()), out[-3000:]
+    assert ".pydeploy: the code may not hold .pydeploy, the folder of the role's own records" in " ".join(out.split()), out[-3000:]
     assert host.check_output("ls -la /etc/logrotate.d") == listing
     assert served_version(host) == "1.0.0"
 
@@ -160,27 +160,13 @@ def test_dependency_builds_run_as_the_app_user_in_the_services_sandbox(host, tmp
     # Sealed: root's, read-only to the app, no set-user-ID bit left.
     tool = host.file(f"{release}/hello/tool.sh")
     assert (tool.user, tool.mode & 0o7777) == ("root", 0o755)
-    found = host.check_output(f"find {release} -xdev \\( -perm -4000 -o -perm -2000 -o -perm -0002 -o -not -user root \\) -print")
+    found = host.check_output(
+        f"find {release} -xdev \\( -not -user root -o -not -type l \\( -perm -4000 -o -perm -2000 -o -perm -0002 \\) \\) -print")
     assert found == ""
     assert host.run(f"runuser -u {APP} -- touch {release}/hello/x").rc != 0
     # The .pth file ran in the app's processes only: never as root.
     uids = set(host.file(PROBE_LOG).content_string.split())
     assert uids and "0" not in uids, uids
-
-
-def test_gunicorns_configuration_check_runs_as_the_app_user(host, app_uid):
-    # A change to gunicorn.conf.py is checked with the release's venv Python,
-    # which runs the probe's .pth file: it must record the app user only.
-    host.run(f"rm -f {PROBE_LOG}")
-    before = host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum
-    rc, out = run_playbook("site.yml", "--tags", "gunicorn", "-e", "gunicorn_timeout=31")
-    assert rc == 0, out[-3000:]
-    assert host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum != before
-    uids = host.file(PROBE_LOG).content_string.split()
-    assert uids and set(uids) == {str(app_uid)}, uids
-    rc, out = run_playbook("site.yml", "--tags", "gunicorn")
-    assert rc == 0, out[-3000:]
-    assert host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum == before
 
 
 def offline_exposure(host, unit_file):
@@ -193,36 +179,47 @@ def offline_exposure(host, unit_file):
 def test_a_link_in_a_shared_folder_is_not_followed_by_root(host):
     # The app owns shared/data: a link it put where a nested shared folder
     # goes leads root nowhere (root chowned its target before).
+    shared = '{"app_shared_dirs": [{"path": "data"}, {"path": "data/uploads", "mode": "0700"}]}'
     host.check_output(f"runuser -u {APP} -- ln -sfn /etc/cron.d /srv/{APP}/shared/data/uploads")
     before = snapshot(host, ["/etc/cron.d"])
     try:
-        rc, out = run_playbook("deploy.yml", "-e", '{"app_shared_dirs": [{"path": "data"}, {"path": "data/uploads", "mode": "0700"}]}')
+        rc, out = run_playbook("site.yml", "--tags", "app_dirs", "-e", shared)
         assert rc == 0, out[-3000:]
         assert snapshot(host, ["/etc/cron.d"]) == before
     finally:
         host.check_output(f"rm -f /srv/{APP}/shared/data/uploads")
     # Without the link, the app user makes the nested folder, with its mode.
-    rc, out = run_playbook("deploy.yml", "-e", '{"app_shared_dirs": [{"path": "data"}, {"path": "data/uploads", "mode": "0700"}]}')
+    rc, out = run_playbook("site.yml", "--tags", "app_dirs", "-e", shared)
     assert rc == 0, out[-3000:]
     uploads = host.file(f"/srv/{APP}/shared/data/uploads")
     assert (uploads.is_directory, uploads.user, uploads.mode) == (True, APP, 0o700)
-    assert host.file(f"/srv/{APP}/current/data/uploads").is_directory
 
 
-def test_static_files_follow_no_link_to_another_owners_file(host):
-    # A static location over a shared folder (uploads the app writes): a link
-    # the app puts there to a file the front end may read (its own log) is
-    # not served; the app's own files are.
-    statics = '{"nginx_static_locations": [{"location": "/static/", "path": "hello/static/"}, {"location": "/files/", "path": "data/"}]}'
+def test_gunicorn_check_as_the_app_user_and_static_files_follow_no_foreign_link(host, app_uid):
+    # One site.yml run changes Gunicorn's configuration and the static
+    # locations, one puts them back.
+    # 1. The change to gunicorn.conf.py is checked with the release's venv
+    # Python, which runs the probe's .pth file: it records the app user only.
+    # 2. A static location over a shared folder (uploads the app writes): a
+    # link the app puts there to a file the front end may read (its own log)
+    # is not served; the app's own files are.
+    statics = ('{"gunicorn_timeout": 31, "nginx_static_locations": [{"location": "/static/", "path": "hello/static/"},'
+               ' {"location": "/files/", "path": "data/"}]}')
     data = f"/srv/{APP}/shared/data"
+    host.run(f"rm -f {PROBE_LOG}")
+    before = host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum
     host.check_output(f"runuser -u {APP} -- sh -c 'chmod 0755 {data} && echo mine > {data}/mine.txt && ln -sfn /var/log/nginx/error.log {data}/leak.txt'")
     try:
-        rc, out = run_playbook("site.yml", "--tags", "nginx", "-e", statics)
+        rc, out = run_playbook("site.yml", "--tags", "gunicorn,nginx", "-e", statics)
         assert rc == 0, out[-3000:]
+        assert host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum != before
+        uids = host.file(PROBE_LOG).content_string.split()
+        assert uids and set(uids) == {str(app_uid)}, uids
         fetch = "curl -sk --max-time 10 -o /dev/null -w '%{http_code}' https://localhost/files/"
         assert host.check_output(f"{fetch}mine.txt") == "200"
         assert host.check_output(f"{fetch}leak.txt") in ("403", "404")
     finally:
         host.run(f"rm -f {data}/mine.txt {data}/leak.txt && chmod 0750 {data}")
-        rc, out = run_playbook("site.yml", "--tags", "nginx")
+        rc, out = run_playbook("site.yml", "--tags", "gunicorn,nginx")
         assert rc == 0, out[-3000:]
+    assert host.file(f"/etc/{APP}/gunicorn.conf.py").sha256sum == before

@@ -1,7 +1,9 @@
 """Seals a release the app user built: root's from then on, without following a link.
 
 argv: the release folder, the app's group, then interpreter paths that links
-in venv/bin/ may point at (the venv's python).
+in venv/bin/ may point at (the venv's python). With --code first, only the
+code is checked (right after it is unpacked, before anything of it runs or
+is built): nothing is changed, and a venv of the code's own is refused too.
 
 The app user built the release (its code unpacked, its venv, its
 dependencies' builds), so nothing in it is trusted. Every folder and file
@@ -53,12 +55,18 @@ def resolve(parts, link_of):
 
 
 def main():
-    top, group = sys.argv[1], sys.argv[2]
-    interpreters = set(sys.argv[3:]) | {os.path.realpath(path) for path in sys.argv[3:]}
+    args = sys.argv[1:]
+    code_only = args[:1] == ["--code"]
+    if code_only:
+        args = args[1:]
+    top, group = args[0], args[1]
+    interpreters = set(args[2:]) | {os.path.realpath(path) for path in args[2:]}
     gid = grp.getgrnam(group).gr_gid
     problems, links, inodes = [], {}, {}
 
     def seal(name, dir_fd, info, is_dir):
+        if code_only:
+            return
         mode = stat.S_IMODE(info.st_mode) & 0o755
         mode |= 0o750 if is_dir else 0o640
         if not is_dir and mode & 0o111:
@@ -76,14 +84,16 @@ def main():
                 info = os.lstat(name, dir_fd=dir_fd)
                 if path == ".pydeploy":
                     problems.append(f"{path}: the code may not hold .pydeploy, the folder of the role's own records")
+                elif path == "venv" and code_only:
+                    problems.append(f"{path}: the code may not hold venv, the release's virtualenv (the build makes it)")
                 elif stat.S_ISLNK(info.st_mode):
                     links[path] = os.readlink(name, dir_fd=dir_fd)
-                    if walk == 1:
+                    if walk == 1 and not code_only:
                         os.chown(name, 0, gid, dir_fd=dir_fd, follow_symlinks=False)
                 elif stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
                     if walk == 1:
                         seal(name, dir_fd, info, stat.S_ISDIR(info.st_mode))
-                    elif info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+                    elif not code_only and info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
                         problems.append(f"{path}: changed while the release was sealed (uid {info.st_uid}, mode {info.st_mode:o})")
                     if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
                         inodes.setdefault(info.st_ino, [info.st_nlink, []])[1].append(path)
