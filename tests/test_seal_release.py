@@ -150,6 +150,7 @@ def test_the_code_check_changes_nothing_and_refuses_a_venv_of_its_own(release):
     # --code: right after unpacking, before anything runs; the venv is the
     # build's to make, so one in the code is refused.
     (release / "shadow").symlink_to("/etc/shadow")
+    os.chown(release / "shadow", NOBODY, NOBODY, follow_symlinks=False)
     out = subprocess.run([sys.executable, str(SEAL), "--code", str(release), "nogroup"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1
