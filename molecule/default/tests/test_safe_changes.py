@@ -162,8 +162,8 @@ def test_service_account_and_shared_group_are_refused_before_any_change(host, ht
         rc, out = run_playbook("site.yml", "-e", "pydeploy_app_user=pydeploy-svc", "-e", "app_group=pydeploy-staff")
         assert rc != 0, out[-3000:]
         flat = " ".join(out.split())
-        assert ("app_user (pydeploy_app_user): pydeploy-svc is an existing account that this role did not make for hello "
-                '(its comment is "Some service", not "hello app")') in flat, out[-3000:]
+        assert "app_user (pydeploy_app_user): pydeploy-svc is an existing account that this role did not make for hello" in flat, out[-3000:]
+        assert "(its comment is Some service, not hello app)" in flat, out[-3000:]
         assert "app_group: pydeploy-staff is an existing group" in flat
         assert changed_count(out) == 0
         assert host.user("pydeploy-svc").group == "pydeploy-svc"
