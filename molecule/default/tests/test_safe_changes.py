@@ -156,7 +156,8 @@ def test_service_account_and_shared_group_are_refused_before_any_change(host, ht
     # and a group with members of its own: the app would take them over.
     host.check_output(
         "id pydeploy-svc || useradd --system --shell /usr/sbin/nologin --comment 'Some service' pydeploy-svc; "
-        "getent group pydeploy-staff || groupadd pydeploy-staff; usermod -a -G pydeploy-staff pydeploy-svc"
+        "getent group pydeploy-staff || groupadd pydeploy-staff; "
+        "id pydeploy-bob || useradd --no-create-home --shell /usr/sbin/nologin --groups pydeploy-staff pydeploy-bob"
     )
     try:
         rc, out = run_playbook("site.yml", "-e", "pydeploy_app_user=pydeploy-svc", "-e", "app_group=pydeploy-staff")
@@ -164,12 +165,13 @@ def test_service_account_and_shared_group_are_refused_before_any_change(host, ht
         flat = " ".join(out.split())
         assert "app_user (pydeploy_app_user): pydeploy-svc is an existing account that this role did not make for hello" in flat, out[-3000:]
         assert "(its comment is Some service, not hello app)" in flat, out[-3000:]
-        assert "app_group: pydeploy-staff is an existing group" in flat
+        assert "app_group: pydeploy-staff is an existing group" in flat, out[-3000:]
+        assert "own: members pydeploy-bob" in flat
         assert changed_count(out) == 0
         assert host.user("pydeploy-svc").group == "pydeploy-svc"
         assert not host.file("/var/log/hello").user == "pydeploy-svc"
     finally:
-        host.check_output("userdel pydeploy-svc; groupdel pydeploy-staff")
+        host.check_output("userdel pydeploy-svc; userdel pydeploy-bob; groupdel pydeploy-staff")
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 
