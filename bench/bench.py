@@ -93,7 +93,9 @@ class Bed:
         self.inventory = work / "inventory.yml"
 
     def write_inventory(self):
-        hosts = {PREFIX + name: {"ansible_connection": "community.docker.docker", **stack} for name, stack in STACKS.items()}
+        # "docker" (Ansible routes it to community.docker.docker) is the name
+        # Mitogen takes over for its pairs below; plain runs are the same.
+        hosts = {PREFIX + name: {"ansible_connection": "docker", **stack} for name, stack in STACKS.items()}
         self.inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"hosts": hosts}}}}))
 
     def playbook(self, playbook, *args, env=None):
@@ -199,6 +201,15 @@ def throughput(args, results):
                     "a": "tutorial", "b": "ours", "goal": 1.2, "rounds": rounds, "p99_lower": True})
 
 
+def mitogen_env():
+    """The environment that runs a playbook with Mitogen for Ansible, as the
+    test bed does (docs/benchmarks.md)."""
+    import ansible_mitogen  # noqa: PLC0415 (only the Ansible pairs need it)
+
+    strategies = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
 def ansible_times(bed, args, results, tmp, deploys_only=False):
     """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds
     (with deploys_only, the code-only deploys alone)."""
@@ -219,7 +230,7 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
              lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
     counter = iter(range(1000))
 
-    def deploy(limit, wheelhouse=True):
+    def deploy(limit, wheelhouse=True, env=None):
         # A new version of the example app each time: a release to build.
         # The dependencies built once on the controller (app_wheelhouse), as
         # an inventory of several app hosts has it, or on each host.
@@ -228,7 +239,7 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
         init = source / "hello" / "__init__.py"
         init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{source.name}"', init.read_text()))
         return bed.playbook("deploy.yml", "--limit", limit, "-e", "pydeploy_serial=100%", "-e", f"app_src={source}",
-                            "-e", f"app_wheelhouse={str(wheelhouse).lower()}")[0]
+                            "-e", f"app_wheelhouse={str(wheelhouse).lower()}", env=env)[0]
 
     three = f"{PREFIX}nginx-gunicorn,{PREFIX}apache-gunicorn,{PREFIX}nginx-uwsgi"
     pair("code-only deploy.yml on 3 hosts at once vs 1 (dependencies from the controller's wheelhouse)",
@@ -244,6 +255,11 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
     bed.playbook("site.yml", env=cached)
     pair("idempotent site.yml without fact caching vs with (what fact caching bought)",
          lambda: bed.playbook("site.yml", env=cached)[0], base, None, "fact cache", "no fact cache")
+    pair("idempotent site.yml with Mitogen's strategy vs Ansible's linear (what Mitogen buys)", base,
+         lambda: bed.playbook("site.yml", env=mitogen_env())[0], None, "linear", "mitogen_linear")
+    pair("code-only deploy.yml on 1 host with Mitogen's strategy vs Ansible's linear (what Mitogen buys)",
+         lambda: deploy(f"{PREFIX}nginx-gunicorn"), lambda: deploy(f"{PREFIX}nginx-gunicorn", env=mitogen_env()),
+         None, "linear", "mitogen_linear")
     pair("idempotent site.yml with cache_valid_time 0 vs 3600 (what cache_valid_time bought)", base,
          lambda: bed.playbook("site.yml", "-e", "python_apt_cache_valid_time=0")[0], None, "3600", "0")
 

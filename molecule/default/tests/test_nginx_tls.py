@@ -42,15 +42,34 @@ def burst(host, url, count=40):
 
 def test_burst_beyond_the_rate_limit_gets_429(host, capsys):
     host.run("sleep 3")  # let the bucket drain from earlier tests
-    codes = burst(host, "https://localhost/login")
+    codes, seconds = burst(host, "https://localhost/login")
+    # 5 r/s with a burst of 10 (the demo inventory): whatever arrives within
+    # the burst's window passes, beyond it only 5 a second more. The window
+    # is measured, not assumed: on a loaded machine the requests spread.
+    allowed = 10 + 1 + int(5 * seconds) + 1
     with capsys.disabled():
-        print(f"\n  40 logins at once: {codes.count('200')} x 200, {codes.count('429')} x 429")
+        print(f"\n  40 logins in {seconds:.2f} s: {codes.count('200')} x 200, {codes.count('429')} x 429 (at most {allowed} may pass)")
     assert set(codes) <= {"200", "429"}, codes
-    # The burst (10) passes at once, the rest beyond 5 r/s is refused.
     assert codes.count("200") >= 10
-    assert codes.count("429") >= 20
+    assert codes.count("200") <= allowed
+    assert codes.count("429") >= 40 - allowed > 0
     # Other locations are not limited.
-    assert set(burst(host, "https://localhost/whoami")) == {"200"}
+    assert set(burst(host, "https://localhost/whoami")[0]) == {"200"}
+
+
+def burst(host, url, count=40):
+    """`count` requests at once from inside the host, all started by one
+    curl (--parallel) rather than `count` processes a loaded machine starts
+    one by one: their status codes, and the seconds from the first sent to
+    the last answered (the window the limiter saw them in, at most)."""
+    out = host.check_output(
+        f"start=$(date +%s.%N); curl -sk --parallel --parallel-immediate --parallel-max {count} --max-time 10"
+        f" -w '%{{http_code}}\\n' $(for i in $(seq {count}); do printf -- '-o /dev/null {url} '; done);"
+        " echo \"$start $(date +%s.%N)\""
+    )
+    *codes, last = out.splitlines()
+    start, end = (float(value) for value in last.split())
+    return [code.strip() for code in codes], end - start
 
 
 def test_upstream_keeps_connections_to_gunicorn_alive(host):
