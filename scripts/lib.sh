@@ -80,8 +80,9 @@ ensure_venv() {
 
 mitogen_strategies() {
   # Exports PYDEPLOY_MITOGEN_STRATEGIES, the folder of Mitogen's strategy
-  # plugins in the venv: the scenarios run with mitogen_linear
-  # (.config/molecule/config.yml; docs/benchmarks.md has what it buys).
+  # plugins in the venv: the scenarios' tests run their playbooks with
+  # mitogen_linear (.config/molecule/config.yml; docs/benchmarks.md has
+  # what it buys).
   PYDEPLOY_MITOGEN_STRATEGIES=$("$PYDEPLOY_VENV/bin/python" -c \
     'import ansible_mitogen, os; print(os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"))')
   export PYDEPLOY_MITOGEN_STRATEGIES
