@@ -78,16 +78,6 @@ ensure_venv() {
   export ANSIBLE_CONFIG="$PYDEPLOY_ROOT/ansible.cfg"
 }
 
-mitogen_strategies() {
-  # Exports PYDEPLOY_MITOGEN_STRATEGIES, the folder of Mitogen's strategy
-  # plugins in the venv: the scenarios' tests run their playbooks with
-  # mitogen_linear (.config/molecule/config.yml; docs/benchmarks.md has
-  # what it buys).
-  PYDEPLOY_MITOGEN_STRATEGIES=$("$PYDEPLOY_VENV/bin/python" -c \
-    'import ansible_mitogen, os; print(os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"))')
-  export PYDEPLOY_MITOGEN_STRATEGIES
-}
-
 ensure_docker() {
   # A running Docker engine: Debian's docker.io, and dockerd started in the
   # background where no init system starts it.

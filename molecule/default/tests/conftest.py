@@ -54,7 +54,7 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     path) against the scenario's hosts.
 
     Returns (exit code, output). The scenario's environment (collections,
-    vault password, strategy) comes from Molecule. interrupt_at: the run is killed, as
+    vault password) comes from Molecule. interrupt_at: the run is killed, as
     a dying controller would be, just before the task whose name holds this
     text starts (molecule/_shared/callback_plugins/interrupt.py); it runs in
     a process group of its own, which the kill takes whole.
@@ -63,11 +63,6 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     path = playbook if os.path.isabs(playbook) else f"{root}/playbooks/{playbook}"
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path, *args]
     env = dict(os.environ)
-    # Mitogen's strategy where the scenario asks for it and scripts/lib.sh
-    # found it (.config/molecule/config.yml); a run that is to be killed
-    # keeps Ansible's own, whose workers die with it as a user's would.
-    if os.environ.get("ANSIBLE_STRATEGY_PLUGINS") and not interrupt_at:
-        env["ANSIBLE_STRATEGY"] = os.environ.get("PYDEPLOY_TEST_STRATEGY", "linear")
     if interrupt_at:
         env.update(
             ANSIBLE_CALLBACK_PLUGINS=f"{root}/molecule/_shared/callback_plugins",
