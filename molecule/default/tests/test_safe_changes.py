@@ -92,6 +92,21 @@ def plant_lock(host, holder):
     host.check_output(f"printf %s {shlex.quote(json.dumps(holder))} > {LOCK}")
 
 
+def test_gunicorn_check_passes_whatever_folder_ansible_runs_in(host):
+    """Gunicorn's configuration check runs as the app user, from /: started
+    in the module's working folder, here one of root's alone (as Mitogen's
+    /root/.ansible/tmp is), Gunicorn refused its default chdir and a good
+    configuration was taken for a bad one."""
+    host.check_output("install -d -m 0700 /root/pydeploy-cwd")
+    try:
+        rc, out = run_playbook("site.yml", "--tags", "gunicorn_config", "-e", '{"gunicorn_extra_settings": {"graceful_timeout": 31}}',
+                               "-e", "ansible_docker_working_dir=/root/pydeploy-cwd")
+    finally:
+        host.run("rmdir /root/pydeploy-cwd")
+    assert rc == 0, out[-3000:]
+    assert 'graceful_timeout = json.loads("31")' in host.file(CONF).content_string
+
+
 def test_nginx_change_that_breaks_the_site_is_put_back(host, http):
     # A run of this controller that is gone (Ctrl-C) left its lock.
     gone = subprocess.Popen(["true"])
