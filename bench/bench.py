@@ -202,8 +202,8 @@ def throughput(args, results):
 
 
 def mitogen_env():
-    """The environment that runs a playbook with Mitogen for Ansible, as the
-    test bed does (docs/benchmarks.md)."""
+    """The environment that runs a playbook with Mitogen for Ansible, as
+    docs/benchmarks.md tells users to turn it on."""
     import ansible_mitogen  # noqa: PLC0415 (only the Ansible pairs need it)
 
     strategies = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
