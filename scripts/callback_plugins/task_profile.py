@@ -10,6 +10,7 @@ slowest tasks.
 
 import json
 import os
+import sys
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -78,6 +79,10 @@ class CallbackModule(CallbackBase):
             "scenario": os.environ.get("MOLECULE_SCENARIO_NAME", "-"),
             "started_at": round(self.started_at, 2),
             "playbook": self.playbook,
+            # The test that ran it (verify), and what narrowed the run.
+            "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0],
+            "options": [arg for arg in sys.argv[1:] if arg in ("--check", "--diff") or arg.startswith("--tags=")]
+            + [f"{arg} {value}" for arg, value in zip(sys.argv[1:], sys.argv[2:]) if arg in ("--tags", "--limit", "-t", "-l")],
             "tasks": self.tasks,
             "results": self.results,
             "seconds": round(time.monotonic() - self.start, 2),

@@ -84,7 +84,7 @@ def test_configtest_failure_leaves_apache_and_its_files_as_they_were():
     host = all_hosts()["pydeploy-apache-wsgi"]
     site = f"/etc/apache2/sites-available/{APP}.conf"
     before, master = host.file(site).content_string, apache_master(host)
-    rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", "apache_wsgi_user=nosuchuser")
+    rc, out = run_playbook("site.yml", "--limit", name_of(host), "--tags", "apache", "-e", "apache_wsgi_user=nosuchuser")
     assert rc != 0
     assert f"The Apache configuration of {APP} was not applied: apachectl configtest said:" in out, out[-3000:]
     assert "nosuchuser" in out
@@ -101,7 +101,7 @@ def test_change_that_breaks_the_site_through_apache_is_put_back():
     host = all_hosts()["pydeploy-apache-gunicorn"]
     site = f"/etc/apache2/sites-available/{APP}.conf"
     before = host.file(site).content_string
-    rc, out = run_playbook("site.yml", "--limit", name_of(host), "-e", f"apache_upstream_socket=/run/{APP}/nobody-listens.sock")
+    rc, out = run_playbook("site.yml", "--limit", name_of(host), "--tags", "apache", "-e", f"apache_upstream_socket=/run/{APP}/nobody-listens.sock")
     assert rc != 0, out[-3000:]
     flat = " ".join(out.split())
     assert "the site failed its health check through Apache (GET /health: answered HTTP 5" in flat, out[-3000:]

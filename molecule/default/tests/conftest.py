@@ -63,6 +63,12 @@ def run_playbook(playbook, *args, timeout=900, interrupt_at=None):
     path = playbook if os.path.isabs(playbook) else f"{root}/playbooks/{playbook}"
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path, *args]
     env = dict(os.environ)
+    # Facts gathered once per host for the scenario's runs, then read from a
+    # cache beside its inventory, in Molecule's folder of the scenario (what
+    # the roles read of them: the distribution, CPUs, DNS and addresses,
+    # none of which a test changes).
+    env.setdefault("ANSIBLE_CACHE_PLUGIN", "ansible.builtin.jsonfile")
+    env.setdefault("ANSIBLE_CACHE_PLUGIN_CONNECTION", os.path.join(os.path.dirname(os.path.dirname(cmd[2])), "facts"))
     if interrupt_at:
         env.update(
             ANSIBLE_CALLBACK_PLUGINS=f"{root}/molecule/_shared/callback_plugins",
