@@ -4,7 +4,6 @@ app_env_file) through the filter the input checks use
 folders: each hostile or colliding value refused, the usual ones taken.
 tests/test_bad_input.py shows the check stops a real play."""
 
-import ast
 import importlib.util
 import pathlib
 
@@ -18,13 +17,9 @@ _spec.loader.exec_module(_filter)
 APP_VARS = yaml.safe_load((ROOT / "roles" / "app" / "vars" / "main.yml").read_text())
 
 
-def listed(name):
-    """A list the role's vars/main.yml writes as {{ [...] }}."""
-    return ast.literal_eval(APP_VARS[name].strip().removeprefix("{{").removesuffix("}}").strip())
-
-
-FOLDERS, TREES = listed("__app_system_folders"), listed("__app_system_trees")
-RESERVED = listed("__app_reserved_names")
+# Plain YAML lists in the role's vars/main.yml (no template to compile).
+FOLDERS, TREES = APP_VARS["__app_system_folders"], APP_VARS["__app_system_trees"]
+RESERVED = APP_VARS["__app_reserved_names"]
 
 REFUSED = [
     "", "relative/path", "/", "/srv", "/etc", "/var/log", "/var/www", "/opt", "/home", "/run/lock",
