@@ -1,0 +1,77 @@
+"""The collection's filters on the controller, as the roles call them:
+redact_url (a URL's credentials never reach a message or a label) and
+systemd_properties (a sandbox dict as systemd-run --property arguments, the
+way the service templates write the same directives). unsafe_paths has its
+own module: tests/test_unsafe_paths.py."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / "filter" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FilterModule().filters()[name]
+
+
+redact_url = load("redact_url")
+systemd_properties = load("systemd_properties")
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("https://oauth2:tok3n@git.example.org/app.git", "https://***@git.example.org/app.git"),
+        ("https://user@host/simple/", "https://***@host/simple/"),
+        ("git+ssh://git@github.com/o/r.git", "git+ssh://***@github.com/o/r.git"),
+        # Every URL of a text, each up to its own host.
+        ("pip: https://a:b@one/ then https://c:d@two/x", "pip: https://***@one/ then https://***@two/x"),
+        # An @ in the path is not a credential.
+        ("https://host/users/@me", "https://host/users/@me"),
+        ("https://pypi.org/simple/", "https://pypi.org/simple/"),
+        ("no URL here: user:pass@host", "no URL here: user:pass@host"),
+        ("", ""),
+    ],
+)
+def test_redact_url_replaces_the_credentials_of_every_url(text, redacted):
+    assert redact_url(text) == redacted
+
+
+def test_redact_url_leaves_no_part_of_a_secret_with_odd_characters():
+    secret = "p%40ss:w;rd!$'"
+    out = redact_url(f"fetching https://deploy:{secret}@127.0.0.1:9/hello.git failed")
+    assert "deploy" not in out and "w;rd" not in out and "p%40ss" not in out
+    assert out == "fetching https://***@127.0.0.1:9/hello.git failed"
+
+
+def test_redact_url_takes_what_a_template_hands_it():
+    assert redact_url(None) == "None"
+    assert redact_url(8000) == "8000"
+
+
+def test_systemd_properties_are_sorted_and_written_as_in_a_unit_file():
+    sandbox = {
+        "ProtectSystem": "strict",
+        "NoNewPrivileges": True,
+        "PrivateDevices": False,
+        "ReadWritePaths": ["/srv/hello/shared", "/var/log/hello"],
+        "MemoryMax": 512,
+        "SystemCallFilter": None,
+    }
+    assert systemd_properties(sandbox) == [
+        "--property=MemoryMax=512",
+        "--property=NoNewPrivileges=yes",
+        "--property=PrivateDevices=no",
+        "--property=ProtectSystem=strict",
+        "--property=ReadWritePaths=/srv/hello/shared /var/log/hello",
+    ]
+
+
+def test_systemd_properties_of_nothing_is_no_argument():
+    assert systemd_properties({}) == []
+    assert systemd_properties({"ProtectHome": None}) == []
