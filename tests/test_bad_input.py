@@ -42,6 +42,9 @@ BAD_INPUT = [
     ('{"app_env": {"BAD NAME": "x"}}', "app_env"),
     ('{"nginx_static_locations": [{"location": "/static", "path": "x/"}]}', "nginx_static_locations"),
     ("tls_key_type=DSA", "tls_key_type"),
+    # The host's CA: at most a year, and as long as what it signs.
+    ("tls_ca_days=3650", "tls_ca_days must be from tls_selfsigned_days (90) to 365"),
+    ('{"tls_ca_days": 60}', "tls_ca_days must be from tls_selfsigned_days (90) to 365"),
     ("pydeploy_app_name=Bad/Name", "pydeploy_app_name"),
     ("nginx_tls_profile=old", "nginx_tls_profile"),
     # A system the collection does not deploy to (the facts a play gathers, given here).

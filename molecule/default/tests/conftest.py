@@ -191,22 +191,30 @@ def sandbox_exposure(host, unit, capsys):
 class RequestStream:
     """A bounded stream of HTTPS requests through Nginx, run inside the host.
 
-    At most `limit` requests, one every 0.1 s, until stop(); each line of the
-    log is the answer's body followed by its HTTP status.
+    One request every 0.1 s until stop(), bounded by `limit` requests and
+    `seconds` (the longest a playbook run may take, run_playbook's timeout);
+    each line of the log is the answer's body followed by its HTTP status. A
+    stream that reached a bound before stop() ends its log with a line
+    saying so, which report_stream counts as a failed answer: what a test counts
+    depends on the stream lasting as long as the run it watches, however
+    slow the machine.
     """
 
-    def __init__(self, host, url="https://localhost/whoami", limit=1200, curl_args=()):
+    def __init__(self, host, url="https://localhost/whoami", limit=9000, seconds=900, curl_args=()):
         self.host = host
         self.url = url
         self.limit = limit
+        self.seconds = seconds
         self.curl_args = shlex.join(curl_args)
 
     def __enter__(self):
         self.host.check_output(
             "rm -f /tmp/stream.log /tmp/stream.stop; systemd-run --unit=request-stream --collect /bin/sh -c "
-            f"'i=0; while [ $i -lt {self.limit} ] && [ ! -e /tmp/stream.stop ]; do "
+            f"'i=0; end=$(($(date +%s) + {self.seconds})); "
+            f"while [ $i -lt {self.limit} ] && [ $(date +%s) -lt $end ] && [ ! -e /tmp/stream.stop ]; do "
             f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.curl_args} {self.url} | tr -d \"\\r\\n\"); "
-            "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done'"
+            "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done; "
+            f"[ -e /tmp/stream.stop ] || echo \"the stream reached its bound ({self.limit} requests, {self.seconds} s) before the run ended\" >> /tmp/stream.log'"
         )
         return self
 

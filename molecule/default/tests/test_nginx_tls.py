@@ -4,6 +4,8 @@ limits and upstream keepalive. What every front end does is checked in
 
 import re
 
+from conftest import run_playbook
+
 CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
 
 
@@ -16,6 +18,31 @@ def test_certificate_is_signed_by_the_hosts_ca_and_expires_within_a_year(host):
     )
     assert 80 <= int(days) <= 90
     assert host.file("/etc/ssl/pydeploy/private/pydeploy-ca.key").mode == 0o600
+
+
+def test_hosts_ca_lives_a_year_at_most(host):
+    # tls_ca_days: 365 at most (bad values: tests/test_bad_input.py).
+    ca_days = host.check_output(
+        f"echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in {CA} | cut -d= -f2)\" +%s) - $(date +%s)) / 86400 ))"
+    )
+    assert 300 <= int(ca_days) <= 365
+
+
+def test_a_ca_made_for_ten_years_is_made_anew_for_one(host):
+    # As the role made it before the limit: its signing request and key, 3650 days.
+    ca_key, ca_csr = "/etc/ssl/pydeploy/private/pydeploy-ca.key", "/etc/ssl/pydeploy/private/pydeploy-ca.csr"
+    host.run_expect([0], f"openssl x509 -req -in {ca_csr} -signkey {ca_key} -days 3650 -copy_extensions copyall -out {CA}")
+    assert "CA:TRUE" in host.check_output(f"openssl x509 -noout -ext basicConstraints -in {CA}")
+    rc, out = run_playbook("site.yml", "--tags", "tls,nginx")
+    assert rc == 0, out[-3000:]
+    days = host.check_output(
+        f"echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in {CA} | cut -d= -f2)\" +%s) - $(date +%s)) / 86400 ))"
+    )
+    assert 300 <= int(days) <= 365
+    # The server's certificate, signed again, verifies against it, as served.
+    assert host.check_output(f"openssl verify -CAfile {CA} /etc/ssl/pydeploy/localhost.crt").endswith(": OK")
+    served = host.run(f"echo | openssl s_client -connect localhost:443 -servername localhost -CAfile {CA} -verify_return_error")
+    assert served.rc == 0 and "Verify return code: 0 (ok)" in served.stdout, served
 
 
 def test_static_files_are_compressed_and_cached(http):

@@ -9,8 +9,11 @@ fit tls_mode files) fails before the play touches any host: those cases run
 on the controller, in tests/test_bad_input.py.
 """
 
+import json
+import pathlib
+
 import pytest
-from conftest import APP, gunicorn_settings, run_playbook, served_fingerprint
+from conftest import APP, gunicorn_settings, make_certificate, run_playbook, served_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +97,22 @@ def test_gunicorn_setting_gunicorn_refuses_never_reaches_the_service(host, http)
     assert host.check_output(f"systemctl show -p MainPID --value {APP}.service") == master
     host.check_output(f"systemctl restart {APP}.service")
     assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_a_ca_taken_off_python_ca_certificates_loses_the_hosts_trust(host, tmp_path):
+    ca_path, _, _ = make_certificate(tmp_path, ["pydeploy test trust CA"], days=30, ca=True)
+    # A line of the certificate's base64 body: what the bundle holds of it.
+    body = pathlib.Path(ca_path).read_text().splitlines()[1]
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    installed = f"/usr/local/share/ca-certificates/pydeploy-{pathlib.Path(ca_path).stem}.crt"
+    listed = {"python_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt", ca_path]}
+    rc, out = run_playbook("site.yml", "--tags", "python_ca", "-e", json.dumps(listed))
+    assert rc == 0, out[-3000:]
+    assert host.file(installed).exists and body in host.file(bundle).content_string
+    # The inventory's list again: the CA leaves the folder and the bundle;
+    # the one still listed stays.
+    rc, out = run_playbook("site.yml", "--tags", "python_ca")
+    assert rc == 0, out[-3000:]
+    assert not host.file(installed).exists, installed
+    assert body not in host.file(bundle).content_string
+    assert host.file("/usr/local/share/ca-certificates/pydeploy-ca-certificates.crt").exists
