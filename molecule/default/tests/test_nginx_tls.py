@@ -9,23 +9,23 @@ from conftest import run_playbook
 CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
 
 
+def days_left(host, certificate):
+    """Whole days until a certificate on the host expires."""
+    return int(host.check_output(
+        f"echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in {certificate} | cut -d= -f2)\" +%s) - $(date +%s)) / 86400 ))"
+    ))
+
+
 def test_certificate_is_signed_by_the_hosts_ca_and_expires_within_a_year(host):
     out = host.check_output(f"openssl verify -CAfile {CA} /etc/ssl/pydeploy/localhost.crt")
     assert out.endswith(": OK")
-    days = host.check_output(
-        "echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in /etc/ssl/pydeploy/localhost.crt | cut -d= -f2)\" +%s)"
-        " - $(date +%s)) / 86400 ))"
-    )
-    assert 80 <= int(days) <= 90
+    assert 80 <= days_left(host, "/etc/ssl/pydeploy/localhost.crt") <= 90
     assert host.file("/etc/ssl/pydeploy/private/pydeploy-ca.key").mode == 0o600
 
 
 def test_hosts_ca_lives_a_year_at_most(host):
     # tls_ca_days: 365 at most (bad values: tests/test_bad_input.py).
-    ca_days = host.check_output(
-        f"echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in {CA} | cut -d= -f2)\" +%s) - $(date +%s)) / 86400 ))"
-    )
-    assert 300 <= int(ca_days) <= 365
+    assert 300 <= days_left(host, CA) <= 365
 
 
 def test_a_ca_made_for_ten_years_is_made_anew_for_one(host):
@@ -35,10 +35,7 @@ def test_a_ca_made_for_ten_years_is_made_anew_for_one(host):
     assert "CA:TRUE" in host.check_output(f"openssl x509 -noout -ext basicConstraints -in {CA}")
     rc, out = run_playbook("site.yml", "--tags", "tls,nginx")
     assert rc == 0, out[-3000:]
-    days = host.check_output(
-        f"echo $(( ($(date -d \"$(openssl x509 -enddate -noout -in {CA} | cut -d= -f2)\" +%s) - $(date +%s)) / 86400 ))"
-    )
-    assert 300 <= int(days) <= 365
+    assert 300 <= days_left(host, CA) <= 365
     # The server's certificate, signed again, verifies against it, as served.
     assert host.check_output(f"openssl verify -CAfile {CA} /etc/ssl/pydeploy/localhost.crt").endswith(": OK")
     served = host.run(f"echo | openssl s_client -connect localhost:443 -servername localhost -CAfile {CA} -verify_return_error")
