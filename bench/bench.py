@@ -95,7 +95,10 @@ class Bed:
     def write_inventory(self):
         # "docker" (Ansible routes it to community.docker.docker) is the name
         # Mitogen takes over for its pairs below; plain runs are the same.
-        hosts = {PREFIX + name: {"ansible_connection": "docker", **stack} for name, stack in STACKS.items()}
+        # The hosts' Python named, as an inventory of SSH hosts may name it:
+        # over docker Mitogen would discover it again for every task.
+        hosts = {PREFIX + name: {"ansible_connection": "docker", "ansible_python_interpreter": "/usr/bin/python3", **stack}
+                 for name, stack in STACKS.items()}
         self.inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"hosts": hosts}}}}))
 
     def playbook(self, playbook, *args, env=None):
