@@ -116,3 +116,26 @@ def test_a_ca_taken_off_python_ca_certificates_loses_the_hosts_trust(host, tmp_p
     assert not host.file(installed).exists, installed
     assert body not in host.file(bundle).content_string
     assert host.file("/usr/local/share/ca-certificates/pydeploy-ca-certificates.crt").exists
+
+
+def test_a_run_cut_before_the_trust_store_is_rebuilt_has_the_next_run_rebuild_it(host, tmp_path):
+    ca_path, _, _ = make_certificate(tmp_path, ["pydeploy test cut CA"], days=30, ca=True)
+    body = pathlib.Path(ca_path).read_text().splitlines()[1]
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    installed = f"/usr/local/share/ca-certificates/pydeploy-{pathlib.Path(ca_path).stem}.crt"
+    listed = json.dumps({"python_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt", ca_path]})
+    # Cut after the certificate is copied, before the handler rebuilds the store.
+    rc, out = run_playbook("site.yml", "--tags", "python_ca", "-e", listed, interrupt_at="Find the extra CA certificates installed before")
+    assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
+    assert host.file(installed).exists and body not in host.file(bundle).content_string
+    rc, out = run_playbook("site.yml", "--tags", "python_ca", "-e", listed)
+    assert rc == 0, out[-3000:]
+    assert body in host.file(bundle).content_string, out[-3000:]
+    # The same when the run that takes it off the list is cut: the store
+    # stops trusting it at the next run.
+    rc, out = run_playbook("site.yml", "--tags", "python_ca", interrupt_at="Find the extra CA certificates the trust store holds")
+    assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
+    assert not host.file(installed).exists and body in host.file(bundle).content_string
+    rc, out = run_playbook("site.yml", "--tags", "python_ca")
+    assert rc == 0, out[-3000:]
+    assert body not in host.file(bundle).content_string, out[-3000:]
