@@ -1,4 +1,4 @@
-"""What playbooks/vars/wiring.yml derives for a split stack, read on the
+"""What playbooks/vars/wiring.yml (loaded as its JSON copy, wiring.json) derives for a split stack, read on the
 controller (a play on local connections that only prints the values): the
 balancers' upstream list, each app host's own entry, and the addresses
 Gunicorn trusts, for IPv4 and IPv6 private addresses."""
@@ -38,7 +38,7 @@ def wired(tmp_path, addresses, **host_vars):
         groups["lb" if name.startswith("lb") else "app"]["hosts"][name] = {
             **reach, "pydeploy_private_address": address, **host_vars.get(name, {})}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"vars": {"pydeploy_app_name": "hello"}, "children": groups}}))
-    (tmp_path / "play.yml").write_text(PLAY.format(wiring=ROOT / "playbooks" / "vars" / "wiring.yml"))
+    (tmp_path / "play.yml").write_text(PLAY.format(wiring=ROOT / "playbooks" / "vars" / "wiring.json"))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     result = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
@@ -73,3 +73,20 @@ def test_several_app_hosts_build_their_dependencies_once(tmp_path, app_hosts, in
     host_vars = {} if inventory is None else {"app1": {"app_wheelhouse": inventory}}
     found = wired(tmp_path, addresses, **host_vars)
     assert found["app1"]["wheelhouse"] is expected
+
+
+def test_the_playbooks_load_the_wiring_as_written():
+    """wiring.json is wiring.yml, value for value (scripts/wiring-json), and
+    it is what every play of the playbooks loads."""
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "wiring-json"), "--check"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = yaml.safe_load((ROOT / "playbooks" / "vars" / "wiring.yml").read_text())
+    loaded = json.loads((ROOT / "playbooks" / "vars" / "wiring.json").read_text())
+    assert loaded.pop("__pydeploy_wiring_source").startswith("generated from playbooks/vars/wiring.yml")
+    assert loaded == written
+    for name in ("site.yml", "deploy.yml", "rollback.yml"):
+        plays = yaml.safe_load((ROOT / "playbooks" / name).read_text())
+        assert [play.get("vars_files") for play in plays] == [["vars/wiring.json"]] * len(plays), name
