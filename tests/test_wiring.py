@@ -1,7 +1,8 @@
-"""What playbooks/vars/wiring.yml (loaded as its JSON copy, wiring.json) derives for a split stack, read on the
-controller (a play on local connections that only prints the values): the
-balancers' upstream list, each app host's own entry, and the addresses
-Gunicorn trusts, for IPv4 and IPv6 private addresses."""
+"""What playbooks/vars/wiring.yml (loaded as its JSON copy, wiring.json)
+derives for a split stack, read on the controller (a play on local
+connections that only prints the values): the balancers' upstream list,
+each app host's own entry, and the addresses Gunicorn trusts, for IPv4 and
+IPv6 private addresses."""
 
 import json
 import os
