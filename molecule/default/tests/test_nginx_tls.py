@@ -28,6 +28,25 @@ def test_hosts_ca_lives_a_year_at_most(host):
     assert 300 <= days_left(host, CA) <= 365
 
 
+def test_the_hosts_ca_signs_for_the_sites_names_only(host):
+    # Critical name constraints: the names of pydeploy_server_names.
+    constraints = host.check_output(f"openssl x509 -noout -ext nameConstraints -in {CA}")
+    assert "critical" in constraints, constraints
+    assert re.findall(r"(DNS|IP):(\S+)", constraints) == [("DNS", "localhost"), ("IP", "127.0.0.1/255.255.255.255")], constraints
+    # Its key, were it taken, signs for no other site: a certificate it signs
+    # for another name fails verification, one for the site's name passes.
+    results = {}
+    for name in ("evil.example", "localhost"):
+        results[name] = host.run(
+            f"cd $(mktemp -d) && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key"
+            f" -subj /CN={name} -addext subjectAltName=DNS:{name} -out leaf.csr 2>/dev/null"
+            f" && openssl x509 -req -in leaf.csr -CA {CA} -CAkey /etc/ssl/pydeploy/private/pydeploy-ca.key -days 1"
+            f" -copy_extensions copy -out leaf.crt 2>/dev/null && openssl verify -CAfile {CA} leaf.crt 2>&1"
+        )
+    assert results["evil.example"].rc != 0 and "permitted subtree violation" in results["evil.example"].stdout, results["evil.example"]
+    assert results["localhost"].rc == 0 and results["localhost"].stdout.strip().endswith(": OK"), results["localhost"]
+
+
 def test_a_ca_made_for_ten_years_is_made_anew_for_one(host):
     # As the role made it before the limit: its signing request and key, 3650 days.
     ca_key, ca_csr = "/etc/ssl/pydeploy/private/pydeploy-ca.key", "/etc/ssl/pydeploy/private/pydeploy-ca.csr"

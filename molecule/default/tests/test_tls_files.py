@@ -25,6 +25,11 @@ def test_files_mode_installs_the_certificate_with_its_chain(host, tmp_path):
     assert int(served_serial.split("=")[1], 16) == leaf.serial_number
     key_file = host.file("/etc/ssl/pydeploy/private/localhost.key")
     assert (key_file.user, key_file.group, key_file.mode) == ("root", "root", 0o600)
+    # The host's own CA goes with the mode that used it: nothing on the host
+    # signs for the site any more.
+    for path in ("/etc/ssl/pydeploy/pydeploy-ca.crt", "/etc/ssl/pydeploy/private/pydeploy-ca.key",
+                 "/etc/ssl/pydeploy/private/pydeploy-ca.csr", "/etc/ssl/pydeploy/private/pydeploy-ca.localhost.names"):
+        assert not host.file(path).exists, path
     # A reload, not a restart: the same master serves.
     assert host.check_output("cat /run/nginx.pid") == nginx_master
     # The same files again: nothing to change.
