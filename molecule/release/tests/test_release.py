@@ -217,7 +217,7 @@ def test_waived_preflight_check_passes_with_a_warning():
     # a waived one lets a whole deploy go through, in check mode here.
     rc, out = deploy("--check", "-e", '{"app_env": {"DEBUG": "1"}, "app_preflight_waivers": ["debug_off"]}')
     assert rc == 0, out[-2000:]
-    assert "WARNING: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
+    assert "[WARNING]: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
 
 
 def test_no_secret_reaches_a_verbose_log(http, host):

@@ -1,0 +1,79 @@
+#!/usr/bin/python
+# Copyright: pydeploy.wsgi contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: check_inputs
+short_description: Check the input of this collection's roles, every role in one task
+description:
+  - For each role listed, in order, validates the variables the role would see against its argument spec
+    (C(meta/argument_specs.yml), the entry point O(entry_point)), then evaluates its checks
+    (C(meta/checks.yml)); every failure of every role is named at once, prefixed by the role.
+  - The variables are the role's defaults below the play's variables, and its C(vars/main.yml) where the play
+    does not have them already (a play that imports the role has them).
+  - A role's C(meta/checks.yml) holds C(checks), a list of C(ok) (a template giving true or false) and C(msg)
+    (what is wrong, naming the variable), optionally with a C(loop) whose items each check sees as C(item);
+    C(vars), helper variables for its templates; C(preflight), named checks an operator may waive by listing
+    their names in the variable C(preflight.waivers) names (a waived check gives a warning); and C(tasks), the
+    role's tasks files (C(file), without C(.yml)) to run after the checks when their C(when) holds, for the checks
+    that need a module (the host or the controller's files). Those are returned in RV(tasks), for the play to include.
+  - A role whose argument spec fails does not have its checks evaluated, since they would read values of the wrong type.
+  - Runs on the controller only; never changes anything.
+version_added: 0.1.0
+author: pydeploy.wsgi contributors (@pydeploy)
+options:
+  roles:
+    description: The roles whose input to check, as V(pydeploy.wsgi.<role>).
+    type: list
+    elements: str
+    required: true
+  entry_point:
+    description: The argument spec entry point the variables are validated against.
+    type: str
+    default: validate
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Check the input of the roles a play runs, before any change
+  pydeploy.wsgi.check_inputs:
+    roles: [pydeploy.wsgi.app, pydeploy.wsgi.gunicorn]
+  register: inputs
+
+- name: Run the checks that need a module
+  ansible.builtin.include_role:
+    name: "{{ item.role }}"
+    tasks_from: "{{ item.file }}"
+  loop: "{{ inputs.tasks }}"
+"""
+
+RETURN = r"""
+checked_roles:
+  description: The roles whose input was checked.
+  returned: always
+  type: list
+  elements: str
+tasks:
+  description: The roles' tasks files to run next (the checks that need a module), each a C(role) and a C(file).
+  returned: always
+  type: list
+  elements: dict
+"""
