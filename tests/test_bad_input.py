@@ -130,6 +130,13 @@ BAD_INPUT = [
 ]
 # (extra vars, what the failure names) with an inventory of lb and app
 # groups: the split stack's own checks.
+# Bad values for three roles at once: an argument spec and two roles' checks.
+THREE_ROLES = '{"gunicorn_workers": 0, "nginx_http_port": 8443, "nginx_https_port": 8443, "tls_key_type": "DSA"}'
+THREE_ROLES_NAMED = [
+    "pydeploy.wsgi.gunicorn: gunicorn_workers must be at least 1 (got 0)",
+    "pydeploy.wsgi.nginx: nginx_http_port and nginx_https_port must differ (both 8443)",
+    "pydeploy.wsgi.tls: value of tls_key_type must be one of",
+]
 BAD_SPLIT_INPUT = [
     ('{"pydeploy_private_address": "10.0.0.5; reboot"}', "pydeploy_private_address must be an IPv4 or IPv6 address"),
     ("pydeploy_app_port=0", "pydeploy_app_port must be a TCP port"),
@@ -230,6 +237,7 @@ def runs(tmp_path_factory):
     jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
     jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
     jobs["site --tags nginx"] = ("site.yml", ["--tags", "nginx", "-e", "nginx_tls_profile=old"])
+    jobs["three roles"] = ("site.yml", ["-e", THREE_ROLES])
     jobs.update({f"preflight {name}": ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()})
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
@@ -325,6 +333,15 @@ def test_bad_variable_fails_whatever_the_tags(runs, case, named, first_task):
     failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
     assert named in failure, out[-2000:]
     stopped_before_the_host(out, first_task)
+
+
+def test_every_role_with_bad_input_is_named_at_once(runs):
+    # One task checks every role: the run names each failing role's variable, not the first only.
+    rc, out = runs["three roles"]
+    assert rc != 0, out[-2000:]
+    failure = re.sub(r"\s+", " ", out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :])
+    assert [named for named in THREE_ROLES_NAMED if named not in failure] == [], out[-2000:]
+    stopped_before_the_host(out)
 
 
 def test_a_pair_that_is_not_a_stack_is_refused_naming_both_and_the_valid_ones(runs):

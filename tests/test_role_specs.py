@@ -45,3 +45,27 @@ def test_validate_entry_point_matches_main(role):
     # ansible-doc lists it: it says it is not for users.
     assert specs["validate"]["short_description"].startswith("Internal:")
     assert (role / "tasks" / "validate.yml").is_file()
+
+
+# What pydeploy.wsgi.check_inputs (plugins/action/check_inputs.py) reads.
+CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_checks_are_templates_with_a_message(role):
+    # Each role's checks beyond its argument spec (meta/checks.yml): a
+    # template that gives true or false, and a message naming the variable.
+    checks = load(role / "meta" / "checks.yml")
+    assert set(checks) <= CHECKS_KEYS, set(checks) - CHECKS_KEYS
+    assert checks.get("checks"), "no checks"
+    for check in checks["checks"]:
+        assert set(check) <= {"ok", "msg", "loop"} and {"ok", "msg"} <= set(check), check
+        assert check["ok"].strip().startswith("{{") and check["ok"].strip().endswith("}}"), check["ok"]
+        # The message names a variable of the role (or a shared pydeploy_ one).
+        assert f"{role.name}_" in check["msg"] or "pydeploy_" in check["msg"], check["msg"]
+    for check in (checks.get("preflight") or {}).get("checks", []):
+        assert set(check) == {"name", "ok", "fix"}, check
+    for task in checks.get("tasks") or []:
+        assert set(task) == {"file", "when"} and (role / "tasks" / f"{task['file']}.yml").is_file(), task
+    # The role's own entry points run them too (the playbooks include them after their one check task).
+    assert ("include_tasks" in (role / "tasks" / "validate.yml").read_text()) == bool(checks.get("tasks")), role.name

@@ -1,0 +1,69 @@
+"""A role used on its own checks its input as the playbooks do: its
+tasks/validate.yml (imported by its main entry point) runs the same
+pydeploy.wsgi.check_inputs task, then the role's checks that need a module.
+Runs on the controller only (connection local, nothing changed)."""
+
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# make_certificate() is the scenarios' helper.
+_spec = importlib.util.spec_from_file_location("scenario_helpers", ROOT / "molecule" / "default" / "tests" / "conftest.py")
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+PLAYBOOK = """
+- name: Check a role's input as a user of the role alone would
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: The role's validate entry point
+      ansible.builtin.include_role:
+        name: pydeploy.wsgi.{role}
+        tasks_from: validate
+"""
+
+
+def check(tmp_path, role, *extra):
+    playbook = tmp_path / f"{role}.yml"
+    playbook.write_text(PLAYBOOK.replace("{role}", role))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", "localhost,", str(playbook)]
+    for value in extra:
+        cmd += ["-e", value]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+def test_a_role_alone_accepts_good_input(tmp_path):
+    rc, out = check(tmp_path, "gunicorn")
+    assert rc == 0, out[-2000:]
+    assert re.search(r"TASK \[pydeploy.wsgi.gunicorn : Check the role's input\] \*+ ok: \[localhost\]", out), out[-2000:]
+
+
+def test_a_role_alone_refuses_bad_input_naming_the_variable(tmp_path):
+    rc, out = check(tmp_path, "gunicorn", "gunicorn_workers=0")
+    assert rc != 0, out[-2000:]
+    assert "pydeploy.wsgi.gunicorn: gunicorn_workers must be at least 1 (got 0)" in out, out[-2000:]
+
+
+@pytest.mark.parametrize(("other_names", "message"), [(False, None), (True, "does not cover www.example.com")])
+def test_a_role_alone_runs_its_checks_that_need_a_module(tmp_path, other_names, message):
+    # tls_mode files: the certificate files are read on the controller (roles/tls/tasks/validate_files.yml).
+    names = ["example.org"] if other_names else ["www.example.com"]
+    cert, key, _ = helpers.make_certificate(tmp_path, names)
+    rc, out = check(tmp_path, "tls", "tls_mode=files", f"tls_cert_src={cert}", f"tls_key_src={key}",
+                    '{"tls_server_names": ["www.example.com"]}')
+    assert "TASK [pydeploy.wsgi.tls : Read the certificate (tls_cert_src)]" in out, out[-2000:]
+    if message:
+        assert rc != 0 and message in out, out[-2000:]
+    else:
+        assert rc == 0, out[-2000:]
