@@ -23,3 +23,21 @@ def test_every_role_has_a_readme_with_every_option():
         readme = (role / "README.md").read_text()
         options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
         assert [name for name in options if f"| `{name}` |" not in readme] == [], role.name
+
+
+def test_the_readmes_tags_table_lists_every_tag_of_site_yml():
+    # README.md, "Part of the play: tags": every tag `--list-tags` shows (but "always").
+    import os
+    import re
+
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(
+        ["ansible-playbook", str(ROOT / "playbooks" / "site.yml"), "--list-tags"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tags = set(re.search(r"TASK TAGS: \[(.*)\]", result.stdout).group(1).split(", ")) - {"always"}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("### Part of the play: tags") :].split("\n\n")[2]
+    listed = set(re.findall(r"`([a-z_]+)`", table))
+    assert (sorted(tags - listed), sorted(listed - tags)) == ([], [])

@@ -34,7 +34,9 @@ options:
     choices: [present, absent]
     default: present
   holder:
-    description: Who takes the lock; its C(id) key identifies the run.
+    description:
+      - Who takes the lock; its C(id) key identifies the run.
+      - Filled in by the action plugin (this C(ansible-playbook) process); a task cannot give it.
     type: dict
     required: true
   timeout:
@@ -42,7 +44,9 @@ options:
     type: int
     default: 300
   take_over:
-    description: The id of a holder known to be gone; its lock is replaced by this run's.
+    description:
+      - The id of a holder known to be gone; its lock is replaced by this run's.
+      - Filled in by the action plugin, once it has found that holder gone; a task cannot give it.
     type: str
     default: ""
 extends_documentation_fragment:
