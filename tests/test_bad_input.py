@@ -128,8 +128,6 @@ BAD_INPUT = [
     ('{"app_env": {"A": "x\\u2028SECRET_KEY=forged", "B": "x\\u2029", "C": "x\\u0085", "D": "x\\u000b", "E": "x\\u001e", "F": "x\\u000c"}}',
      "these are not: A, B, C, D, E, F"),
 ]
-# (extra vars, what the failure names) with an inventory of lb and app
-# groups: the split stack's own checks.
 # Bad values for three roles at once: an argument spec and two roles' checks.
 THREE_ROLES = '{"gunicorn_workers": 0, "nginx_http_port": 8443, "nginx_https_port": 8443, "tls_key_type": "DSA"}'
 THREE_ROLES_NAMED = [
@@ -137,6 +135,8 @@ THREE_ROLES_NAMED = [
     "pydeploy.wsgi.nginx: nginx_http_port and nginx_https_port must differ (both 8443)",
     "pydeploy.wsgi.tls: value of tls_key_type must be one of",
 ]
+# (extra vars, what the failure names) with an inventory of lb and app
+# groups: the split stack's own checks.
 BAD_SPLIT_INPUT = [
     ('{"pydeploy_private_address": "10.0.0.5; reboot"}', "pydeploy_private_address must be an IPv4 or IPv6 address"),
     ("pydeploy_app_port=0", "pydeploy_app_port must be a TCP port"),
