@@ -16,11 +16,18 @@ spread (lowest to highest).
 3. Our defaults vs the usual tutorial's (gunicorn -w 4 sync on
    127.0.0.1:8000, Nginx proxy_pass without upstream keep-alive, same
    certificate), on the nginx + gunicorn host.
-4. Ansible: an idempotent site.yml vs a no-op play on the same hosts; a
-   code-only deploy on 3 app hosts at once vs 1, and on 3 with each host
-   building its dependencies vs the controller's wheelhouse; an idempotent
-   run without pipelining, with fact caching, and with cache_valid_time 0
-   vs the defaults.
+4. Ansible, on Mitogen's strategy as users turn it on (docs/benchmarks.md;
+   measured faster than the linear strategy, below): an idempotent site.yml
+   vs a no-op play on the 4 stack hosts; an idempotent site.yml on 8 hosts
+   (the 4 stacks and 4 more nginx + gunicorn hosts, pydeploy-bench-fleet-N)
+   vs 1; a code-only deploy of one host vs the same deploy by this
+   repository as it was before the speed work (BASELINE, its own settings:
+   the linear strategy, its ansible.cfg; a host of its own,
+   pydeploy-bench-baseline, deployed by it); a code-only deploy on 3 app
+   hosts at once vs 1, and on 3 with each host building its dependencies
+   vs the controller's wheelhouse; and what each setting buys: Mitogen vs
+   the linear strategy, pipelining (on the linear strategy, which uses it),
+   fact caching and cache_valid_time.
 
 Prints a Markdown table, writes it with the raw figures (JSON) and a PNG
 chart to --out.
@@ -40,6 +47,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PREFIX = "pydeploy-bench-"
+# The last commit before the speed work of issue 26 (2026-12-02): what "today's
+# settings" of that issue were, code and ansible.cfg, run on Ansible's linear
+# strategy. Its deploys are measured against this tree's on a host of its own.
+BASELINE = "cd2063a"
 STACKS = {
     "nginx-gunicorn": {"pydeploy_front_end": "nginx", "pydeploy_app_server": "gunicorn", "gunicorn_tcp_port": 8001},
     "nginx-uwsgi": {"pydeploy_front_end": "nginx", "pydeploy_app_server": "uwsgi"},
@@ -58,6 +69,10 @@ GROUP_VARS = {
     "apache_static_locations": [{"location": "/static/", "path": "hello/static/"}],
     "python_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt"],
 }
+# Four more nginx + gunicorn hosts for the 8-host runs (deployed only when the
+# Ansible half runs), and the baseline's host.
+FLEET = [f"fleet-{number}" for number in range(1, 5)]
+FLEET_STACK = {"pydeploy_front_end": "nginx", "pydeploy_app_server": "gunicorn"}
 STATIC = "/static/css/style.css"
 TUTORIAL_SITE = """server {
     listen 8443 ssl;
@@ -72,6 +87,18 @@ TUTORIAL_SITE = """server {
     }
 }
 """
+
+
+def mitogen_env():
+    """The environment that runs a playbook with Mitogen for Ansible, as
+    docs/benchmarks.md tells users to turn it on."""
+    import ansible_mitogen  # noqa: PLC0415
+
+    strategies = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+LINEAR = {"ANSIBLE_STRATEGY": "linear"}
 
 
 def run(cmd, **kw):
@@ -91,23 +118,49 @@ class Bed:
     def __init__(self, work):
         self.work = work
         self.inventory = work / "inventory.yml"
+        self.baseline = work / "baseline"
+        self.baseline_inventory = work / "baseline-inventory.yml"
 
     def write_inventory(self):
         # "docker" (Ansible routes it to community.docker.docker) is the name
-        # Mitogen takes over for its pairs below; plain runs are the same.
-        # The hosts' Python named, as an inventory of SSH hosts may name it:
-        # over docker Mitogen would discover it again for every task.
-        hosts = {PREFIX + name: {"ansible_connection": "docker", "ansible_python_interpreter": "/usr/bin/python3", **stack}
-                 for name, stack in STACKS.items()}
-        self.inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"hosts": hosts}}}}))
+        # Mitogen takes over; plain runs are the same. The hosts' Python
+        # named, as an inventory of SSH hosts may name it: over docker Mitogen
+        # would discover it again for every task.
+        reach = {"ansible_connection": "docker", "ansible_python_interpreter": "/usr/bin/python3"}
+        stacks = {PREFIX + name: {**reach, **stack} for name, stack in STACKS.items()}
+        fleet = {PREFIX + name: {**reach, **FLEET_STACK} for name in FLEET}
+        self.inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"children": {
+            "stacks": {"hosts": stacks}, "fleet": {"hosts": fleet}}}}}}))
+        # The baseline's inventory as that tree's bench wrote it.
+        baseline = {PREFIX + "baseline": {"ansible_connection": "community.docker.docker", **STACKS["nginx-gunicorn"]}}
+        self.baseline_inventory.write_text(json.dumps({"all": {"vars": GROUP_VARS, "children": {"web": {"hosts": baseline}}}}))
 
-    def playbook(self, playbook, *args, env=None):
-        """Runs a playbook; returns (seconds, output)."""
-        path = playbook if os.path.isabs(playbook) else str(ROOT / "playbooks" / playbook)
+    def unpack_baseline(self):
+        """The BASELINE tree in work/baseline; False where this is no git
+        checkout holding it (a tarball)."""
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True, check=False)
+        if archive.returncode != 0:
+            return False
+        self.baseline.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(self.baseline)], input=archive.stdout, check=True)
+        return True
+
+    def playbook(self, playbook, *args, env=None, baseline=False):
+        """Runs a playbook, on Mitogen's strategy unless env says otherwise;
+        with baseline, the BASELINE tree's playbook on its own host, as that
+        tree ran (its ansible.cfg, the linear strategy). Returns (seconds,
+        output)."""
+        root = self.baseline if baseline else ROOT
+        path = playbook if os.path.isabs(playbook) else str(root / "playbooks" / playbook)
+        inventory = self.baseline_inventory if baseline else self.inventory
+        base = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_STRATEGY")}
+        base["ANSIBLE_CONFIG"] = str(root / "ansible.cfg")
+        strategy = {} if baseline else mitogen_env()
         started = time.monotonic()
         out = subprocess.run(
-            ["ansible-playbook", "-i", str(self.inventory), path, *args],
-            text=True, capture_output=True, check=False, cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1", **(env or {})},
+            ["ansible-playbook", "-i", str(inventory), path, *args],
+            text=True, capture_output=True, check=False, cwd=root,
+            env={**base, **strategy, "ANSIBLE_NOCOLOR": "1", **(env or {})},
         )
         took = time.monotonic() - started
         if out.returncode != 0:
@@ -204,21 +257,13 @@ def throughput(args, results):
                     "a": "tutorial", "b": "ours", "goal": 1.2, "rounds": rounds, "p99_lower": True})
 
 
-def mitogen_env():
-    """The environment that runs a playbook with Mitogen for Ansible, as
-    docs/benchmarks.md tells users to turn it on."""
-    import ansible_mitogen  # noqa: PLC0415 (only the Ansible pairs need it)
-
-    strategies = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
-    return {"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
-
-
 def ansible_times(bed, args, results, tmp, deploys_only=False):
     """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds
     (with deploys_only, the code-only deploys alone)."""
     noop = tmp / "noop.yml"
     noop.write_text("- name: No-op\n  hosts: web\n  gather_facts: true\n  tasks:\n    - name: Nothing\n      ansible.builtin.ping:\n")
     cache = tmp / "facts"
+    one = f"{PREFIX}nginx-gunicorn"
 
     def pair(what, a, b, goal, a_label, b_label):
         rounds = []
@@ -227,13 +272,19 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
             took = {side: run_it() for side, run_it in order}
             rounds.append({"a_s": took["a"], "b_s": took["b"]})
         results.append({"group": 4, "what": what, "a": a_label, "b": b_label, "goal": goal, "rounds": rounds, "time": True})
+        ratio = statistics.median(r["b_s"] / r["a_s"] for r in rounds)
+        print(f"  {what}: {ratio:.2f}x", flush=True)
+
+    def site(*args, env=None):
+        return lambda: bed.playbook("site.yml", *args, env=env)[0]
 
     if not deploys_only:
         pair("idempotent site.yml vs a no-op play (4 hosts)",
-             lambda: bed.playbook(str(noop))[0], lambda: bed.playbook("site.yml")[0], 1.5, "no-op play", "site.yml")
+             lambda: bed.playbook(str(noop), "--limit", "stacks")[0], site("--limit", "stacks"), 10, "no-op play", "site.yml")
+        pair("idempotent site.yml on 8 hosts vs 1", site("--limit", one), site(), 2, "1 host", "8 hosts")
     counter = iter(range(1000))
 
-    def deploy(limit, wheelhouse=True, env=None):
+    def deploy(limit, wheelhouse=True, env=None, baseline=False):
         # A new version of the example app each time: a release to build.
         # The dependencies built once on the controller (app_wheelhouse), as
         # an inventory of several app hosts has it, or on each host.
@@ -242,29 +293,37 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
         init = source / "hello" / "__init__.py"
         init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{source.name}"', init.read_text()))
         return bed.playbook("deploy.yml", "--limit", limit, "-e", "pydeploy_serial=100%", "-e", f"app_src={source}",
-                            "-e", f"app_wheelhouse={str(wheelhouse).lower()}", env=env)[0]
+                            "-e", f"app_wheelhouse={str(wheelhouse).lower()}", env=env, baseline=baseline)[0]
 
+    if bed.unpack_baseline():
+        print(f"  deploying {PREFIX}baseline with {BASELINE} ...", flush=True)
+        bed.playbook("site.yml", baseline=True)
+        pair(f"code-only deploy.yml of 1 host: this tree vs {BASELINE} (before issue 26) with its settings",
+             lambda: deploy(f"{PREFIX}baseline", baseline=True), lambda: deploy(one), 0.5, BASELINE, "this tree")
+    else:
+        results.append({"group": 4, "what": f"code-only deploy.yml of 1 host: this tree vs {BASELINE}",
+                        "skipped": f"not a git checkout holding {BASELINE}"})
     three = f"{PREFIX}nginx-gunicorn,{PREFIX}apache-gunicorn,{PREFIX}nginx-uwsgi"
     pair("code-only deploy.yml on 3 hosts at once vs 1 (dependencies from the controller's wheelhouse)",
-         lambda: deploy(f"{PREFIX}nginx-gunicorn"), lambda: deploy(three), 1.5, "1 host", "3 hosts")
+         lambda: deploy(one), lambda: deploy(three), 1.5, "1 host", "3 hosts")
     pair("code-only deploy.yml on 3 hosts, each host building vs the controller's wheelhouse (what it bought)",
          lambda: deploy(three), lambda: deploy(three, wheelhouse=False), None, "wheelhouse", "each host builds")
+    pair("code-only deploy.yml on 1 host with Ansible's linear strategy vs Mitogen's (what Mitogen buys)",
+         lambda: deploy(one), lambda: deploy(one, env=LINEAR), None, "mitogen_linear", "linear")
     if deploys_only:
         return
-    base = lambda: bed.playbook("site.yml")[0]  # noqa: E731
-    pair("idempotent site.yml without pipelining vs with (what pipelining bought)", base,
-         lambda: bed.playbook("site.yml", env={"ANSIBLE_PIPELINING": "False"})[0], None, "pipelining", "no pipelining")
+    base = site("--limit", "stacks")
+    pair("idempotent site.yml (4 hosts) with Ansible's linear strategy vs Mitogen's (what Mitogen buys)", base,
+         site("--limit", "stacks", env=LINEAR), None, "mitogen_linear", "linear")
+    pair("idempotent site.yml (4 hosts, linear strategy) without pipelining vs with (what pipelining bought)",
+         site("--limit", "stacks", env=LINEAR), site("--limit", "stacks", env={**LINEAR, "ANSIBLE_PIPELINING": "False"}),
+         None, "pipelining", "no pipelining")
     cached = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache), "ANSIBLE_GATHERING": "smart"}
-    bed.playbook("site.yml", env=cached)
-    pair("idempotent site.yml without fact caching vs with (what fact caching bought)",
-         lambda: bed.playbook("site.yml", env=cached)[0], base, None, "fact cache", "no fact cache")
-    pair("idempotent site.yml with Mitogen's strategy vs Ansible's linear (what Mitogen buys)", base,
-         lambda: bed.playbook("site.yml", env=mitogen_env())[0], None, "linear", "mitogen_linear")
-    pair("code-only deploy.yml on 1 host with Mitogen's strategy vs Ansible's linear (what Mitogen buys)",
-         lambda: deploy(f"{PREFIX}nginx-gunicorn"), lambda: deploy(f"{PREFIX}nginx-gunicorn", env=mitogen_env()),
-         None, "linear", "mitogen_linear")
-    pair("idempotent site.yml with cache_valid_time 0 vs 3600 (what cache_valid_time bought)", base,
-         lambda: bed.playbook("site.yml", "-e", "python_apt_cache_valid_time=0")[0], None, "3600", "0")
+    bed.playbook("site.yml", "--limit", "stacks", env=cached)
+    pair("idempotent site.yml (4 hosts) without fact caching vs with (what fact caching bought)",
+         site("--limit", "stacks", env=cached), base, None, "fact cache", "no fact cache")
+    pair("idempotent site.yml (4 hosts) with cache_valid_time 0 vs 3600 (what cache_valid_time bought)", base,
+         site("--limit", "stacks", "-e", "python_apt_cache_valid_time=0"), None, "3600", "0")
 
 
 def table(results):
@@ -346,15 +405,18 @@ def main():
         bed = Bed(pathlib.Path(tmp))
         bed.write_inventory()
         started = time.monotonic()
-        print(f"deploying the 4 stacks ({', '.join(STACKS)}) ...", flush=True)
-        took, _ = bed.playbook("site.yml")
+        ansible = args.only != "throughput"
+        hosts = "web" if ansible else "stacks"
+        print(f"deploying the 4 stacks ({', '.join(STACKS)})" + (f" and {len(FLEET)} more hosts" if ansible else "") + " ...",
+              flush=True)
+        took, _ = bed.playbook("site.yml", "--limit", hosts)
         print(f"  site.yml took {took:.0f} s", flush=True)
         for name in STACKS:
             sh(name, "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk curl >/dev/null)")
         if args.only in (None, "throughput"):
             print("measuring throughput (wrk inside each host) ...", flush=True)
             throughput(args, results)
-        if args.only != "throughput":
+        if ansible:
             print("timing Ansible runs ...", flush=True)
             ansible_times(bed, args, results, pathlib.Path(tmp), deploys_only=args.only == "deploy")
         print(f"  benchmarks took {time.monotonic() - started:.0f} s in all", flush=True)

@@ -18,11 +18,11 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # What the tarball may hold, by path.
 ALLOWED = re.compile(
-    r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|CHANGELOG\.rst|requirements\.yml"
+    r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|CHANGELOG\.rst|CONTRIBUTING\.md|CODE_OF_CONDUCT\.md|requirements\.yml"
     r"|meta/|roles/|playbooks/|plugins/|docs/|examples/|inventories/(staging|production)/"
     r"|changelogs/(changelog|config)\.yaml|tests/sanity/ignore-[0-9.]+\.txt$)"
 )
-REQUIRED = ["LICENSE", "README.md", "CHANGELOG.rst", "playbooks/site.yml", "roles/app/tasks/main.yml", "plugins/modules/health_check.py"]
+REQUIRED = ["LICENSE", "README.md", "CHANGELOG.rst", "CONTRIBUTING.md", "CODE_OF_CONDUCT.md", "playbooks/site.yml", "roles/app/tasks/main.yml", "plugins/modules/health_check.py"]
 FORBIDDEN = re.compile(r"vault-password|(^|/)ansible\.cfg$|^\.|/\.|__pycache__|\.pyc$|^molecule/|^tests/(?!sanity/)|^scripts/")
 
 
@@ -147,5 +147,9 @@ def test_readme_controller_versions_are_the_tested_ones():
     requires = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"]
     assert pins["ansible-core"] in rows["ansible-core"] and requires in rows["ansible-core"], rows["ansible-core"]
     assert requires == ">=" + ".".join(pins["ansible-core"].split(".")[:2]) + ".0", "the floor is the tested minor release"
+    # Each role says the same floor (Galaxy shows it per role).
+    floors = {role.parent.parent.name: yaml.safe_load(role.read_text())["galaxy_info"]["min_ansible_version"]
+              for role in (ROOT / "roles").glob("*/meta/main.yml")}
+    assert set(floors.values()) == {requires.removeprefix(">=").removesuffix(".0")}, floors
     assert rows["Python"] == "%d.%d" % sys.version_info[:2]
     assert f"`ansible` {pins['ansible']} package" in rows["community.crypto"], rows["community.crypto"]

@@ -129,3 +129,44 @@ def test_secrets_and_data_stay_out_and_files_keep_their_modes(tmp_path):
     # A folder only its owner could enter becomes traversable (the front end
     # reads static files under it), not listable.
     assert members["app"] == 0o711
+
+
+def test_packing_needs_no_tar_gzip_or_mv_on_the_controller(tmp_path):
+    # A controller without GNU tools (macOS's bsdtar refuses --sort): every
+    # tar, gzip and mv on PATH fails, and the folder still packs, sorted,
+    # the same bytes whatever the files' times, links kept as links,
+    # setuid and setgid bits dropped.
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for tool in ("tar", "gtar", "gzip", "mv"):
+        (stubs / tool).write_text("#!/bin/sh\necho \"$0 must not run\" >&2\nexit 1\n")
+        (stubs / tool).chmod(0o755)
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    src = tmp_path / "src"
+    (src / "b" / "instance").mkdir(parents=True)
+    (src / "a.py").write_text("a")
+    (src / "b" / "z.py").write_text("z")
+    (src / "b" / "instance" / "db.sqlite").write_text("data")
+    (src / "c.sh").write_text("c")
+    (src / "c.sh").chmod(0o4755)
+    (src / ".git").mkdir()
+    (src / ".git" / "config").write_text("[core]")
+    (src / "shadow").symlink_to("/etc/shadow")
+    path = f"{stubs}{os.pathsep}{os.environ['PATH']}"
+    old_path = os.environ["PATH"]
+    os.environ["PATH"] = path
+    try:
+        first = pack(playbook, tmp_path / "cache", src, tmp_path / "first.report")
+        os.utime(src / "a.py", (1, 1))
+        second = pack(playbook, tmp_path / "cache", src, tmp_path / "second.report")
+    finally:
+        os.environ["PATH"] = old_path
+    assert first == second
+    with tarfile.open(first[0]) as archive:
+        found = archive.getmembers()
+    assert [member.name for member in found] == ["."] + [f"./{name}" for name in ("a.py", "b", "b/z.py", "c.sh", "shadow")]
+    by_name = {member.name: member for member in found}
+    assert by_name["./shadow"].issym() and by_name["./shadow"].linkname == "/etc/shadow"
+    assert by_name["./c.sh"].mode == 0o755
+    assert {(member.mtime, member.uid, member.gid, member.uname, member.gname) for member in found} == {(0, 0, 0, "", "")}

@@ -1,0 +1,99 @@
+"""Each role's example play (roles/<role>/examples/play.yml, which
+scripts/role-docs puts into the role's README) is a real play: Ansible
+loads it (--syntax-check), every role in it accepts its variables (Ansible's
+argument spec validation and the role's own checks, run alone with a tag no
+task has: only the tasks tagged always, which are those), and ansible-lint's
+production profile finds nothing in it.
+
+Each play runs from a project of its own, as a user's would be: beside it
+the files it names (the app's folder, a CA certificate), its vault's
+variables given as extra vars, against localhost in the group web.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "meta" / "argument_specs.yml").is_file())
+# make_certificate() is the scenarios' helper.
+_spec = importlib.util.spec_from_file_location("scenario_helpers", ROOT / "molecule" / "default" / "tests" / "conftest.py")
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+# What the examples read from a vault.
+VAULT = {
+    "vault_app_secret_key": "an-example-secret-key-of-more-than-32-characters",
+    "vault_database_url": "postgresql://hello:secret@db.internal/hello",
+    "vault_pip_index_password": "secret",
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A user's project: the examples, their files, an inventory of localhost."""
+    base = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "examples" / "flask_app", base / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    (base / "files").mkdir()
+    cert, _, _ = helpers.make_certificate(base / "files", ["Example Corp CA"], days=365, ca=True)
+    shutil.copy(cert, base / "files" / "corporate-ca.pem")
+    for role in ROLES:
+        shutil.copy(ROOT / "roles" / role / "examples" / "play.yml", base / f"{role}.yml")
+    localhost = {"ansible_connection": "local", "ansible_python_interpreter": os.path.realpath(os.sys.executable)}
+    (base / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": {"localhost": localhost}}}}}))
+    return base
+
+
+def playbook(project, role, *args):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", "-i", str(project / "hosts.yml"), str(project / f"{role}.yml"), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=project, env=env, timeout=300, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_every_role_has_an_example_in_its_readme():
+    for role in ROLES:
+        example = (ROOT / "roles" / role / "examples" / "play.yml").read_text().removeprefix("---\n").rstrip("\n")
+        plays = yaml.safe_load(example)
+        assert any(
+            (entry if isinstance(entry, str) else entry["role"]) == f"pydeploy.wsgi.{role}" for play in plays for entry in play["roles"]
+        ), role
+        assert example in (ROOT / "roles" / role / "README.md").read_text(), f"run scripts/role-docs ({role})"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_example_loads_and_its_roles_accept_its_variables(project, role):
+    rc, out = playbook(project, role, "--syntax-check")
+    assert rc == 0, out[-3000:]
+    extra = json.dumps({**VAULT, "ansible_become": False})
+    rc, out = playbook(project, role, "--tags", "pydeploy_examples_checks_only", "-e", extra)
+    assert rc == 0, out[-3000:]
+    plays = yaml.safe_load((project / f"{role}.yml").read_text())
+    for name in [entry if isinstance(entry, str) else entry["role"] for play in plays for entry in play["roles"]]:
+        # Ansible's argument spec validation of the role's main entry point,
+        # then the role's checks (tasks/validate.yml).
+        assert f"TASK [{name} : Validating arguments against arg spec 'main'" in out, out[-3000:]
+        assert f"TASK [{name} : Check the role's input]" in out, out[-3000:]
+    assert "changed=0" in out and "failed=0" in out, out[-3000:]
+
+
+def test_the_app_roles_example_would_be_refused_without_its_secret(project):
+    # The stub the READMEs had (the role with no variables) fails; the
+    # example names what the role needs.
+    rc, out = playbook(project, "app", "--tags", "pydeploy_examples_checks_only", "-e", json.dumps({**VAULT, "vault_app_secret_key": ""}))
+    assert rc != 0, out[-3000:]
+    assert "app_secret_key" in out, out[-3000:]
+
+
+def test_the_examples_pass_ansible_lints_production_profile(project):
+    lint = shutil.which("ansible-lint") or str(pathlib.Path(os.sys.executable).parent / "ansible-lint")
+    files = [str(ROOT / "roles" / role / "examples" / "play.yml") for role in ROLES]
+    result = subprocess.run(
+        [lint, "--nocolor", "--profile", "production", *files], capture_output=True, text=True, cwd=ROOT, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
