@@ -170,3 +170,20 @@ def test_packing_needs_no_tar_gzip_or_mv_on_the_controller(tmp_path):
     assert by_name["./shadow"].issym() and by_name["./shadow"].linkname == "/etc/shadow"
     assert by_name["./c.sh"].mode == 0o755
     assert {(member.mtime, member.uid, member.gid, member.uname, member.gname) for member in found} == {(0, 0, 0, "", "")}
+
+
+def test_the_cache_folder_may_start_with_a_tilde(tmp_path):
+    # app_controller_cache_dir's default is ~/.cache/pydeploy/<app>.
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    (tmp_path / "cache").mkdir()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker.txt").write_text("home")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), HOME=str(tmp_path))
+    cmd = ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"app_src={src}",
+           "-e", "app_controller_cache_dir=~/cache", "-e", f"report={tmp_path / 'report'}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    artifact, _ = (tmp_path / "report").read_text().split()
+    assert pathlib.Path(artifact).parent == tmp_path / "cache"

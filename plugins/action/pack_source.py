@@ -86,6 +86,11 @@ def pack_folder(src, patterns, out):
                     archive.addfile(info)
 
 
+def expand(value):
+    """An option of type path as Ansible reads it: ~ and $VARS expanded."""
+    return os.path.expanduser(os.path.expandvars(value)) if isinstance(value, str) and value else value
+
+
 def sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as content:
@@ -114,8 +119,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self._task.args
-        dest, prefix = args.get("dest"), args.get("prefix")
-        src, git_dir = args.get("src"), args.get("git_dir")
+        # Paths as Ansible reads an option of type path: ~ and $VARS expanded.
+        dest, src, git_dir = (expand(args.get(name)) for name in ("dest", "src", "git_dir"))
+        prefix = args.get("prefix")
         excludes = args.get("excludes") or []
         if not dest or not os.path.isdir(dest):
             raise AnsibleActionFail(f"pack_source: dest must be an existing folder on the controller (got {dest!r})")
