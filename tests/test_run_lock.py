@@ -111,3 +111,30 @@ def test_a_lock_file_that_holds_no_object_is_a_busy_unreadable_lock(lock_dir, co
     assert answer.get("failed") is not True, answer
     assert answer["acquired"] is False
     assert answer["holder"] == {"id": "", "unreadable": True}
+
+
+def test_the_module_without_a_holder_fails_saying_so(lock_dir):
+    args = {"ANSIBLE_MODULE_ARGS": {"path": str(lock_dir / "hello.lock")}}
+    out = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), capture_output=True, text=True, timeout=30, check=False)
+    answer = json.loads(out.stdout)
+    assert answer["failed"] and "holder must be a dict with an id" in answer["msg"], answer
+    assert not (lock_dir / "hello.lock").exists()
+
+
+def test_a_task_takes_over_the_lock_of_a_run_it_names_as_gone(lock_dir, tmp_path):
+    # Another controller's run, known to be over: its id given as take_over.
+    path = lock_dir / "hello.lock"
+    gone = {**HOLDER, "id": "other-controller:4242:1", "controller": "other-controller"}
+    assert run_module(path, holder=gone)["acquired"] is True
+    playbook = tmp_path / "lock.yml"
+    playbook.write_text(
+        "- name: Take a lock a gone run left\n  hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  vars:\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n  tasks:\n"
+        "    - name: Take it over\n      pydeploy.wsgi.run_lock:\n"
+        f"        path: {path}\n        timeout: 3\n        take_over: {gone['id']}\n"
+    )
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert json.loads(path.read_text())["id"] != gone["id"]

@@ -8,7 +8,9 @@ time, so that a process id reused later is another run. A lock held by a run
 of this controller that is no longer running (interrupted: Ctrl-C, a lost
 connection, a killed CI job) is taken over; a lock held by a live run, or by
 another controller, is waited for until the timeout, then the task fails
-naming the holder.
+naming the holder. A task may name the holder itself (to act for another
+run) and the id of a gone holder to take over (a run of another controller
+known to be over).
 """
 
 from __future__ import annotations
@@ -65,16 +67,16 @@ def describe(holder):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("path", "state", "timeout"))
+    _VALID_ARGS = frozenset(("path", "state", "timeout", "holder", "take_over"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         path = self._task.args["path"]
         state = self._task.args.get("state", "present")
         timeout = int(self._task.args.get("timeout", 300))
-        holder = this_run()
+        holder = self._task.args.get("holder") or this_run()
         deadline = time.monotonic() + timeout
-        take_over, tried = "", set()
+        take_over, tried = self._task.args.get("take_over") or "", set()
         while True:
             answer = self._execute_module(
                 module_name="pydeploy.wsgi.run_lock",

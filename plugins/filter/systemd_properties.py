@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: systemd_properties
 short_description: Turn a dict of systemd.exec(5) directives into systemd-run --property arguments
-version_added: 0.2.0
+version_added: 1.1.0
 author: pydeploy.wsgi contributors (@pydeploy)
 description:
   - Each directive becomes C(--property=Name=value), sorted by name, written as in a unit file (as the roles' service

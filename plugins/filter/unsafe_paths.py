@@ -9,7 +9,7 @@ import re
 DOCUMENTATION = r"""
 name: unsafe_paths
 short_description: Name the path settings that are not a clean absolute path of the app's own
-version_added: 0.2.0
+version_added: 1.1.0
 author: pydeploy.wsgi contributors (@pydeploy)
 description:
   - Takes a dict of setting names and paths; returns the names (sorted) whose path is not absolute and normalised

@@ -22,7 +22,7 @@ description:
     that need a module (the host or the controller's files). Those are returned in RV(tasks), for the play to include.
   - A role whose argument spec fails does not have its checks evaluated, since they would read values of the wrong type.
   - Runs on the controller only; never changes anything.
-version_added: 0.1.0
+version_added: 1.1.0
 author: pydeploy.wsgi contributors (@pydeploy)
 options:
   roles:

@@ -35,10 +35,10 @@ options:
     default: present
   holder:
     description:
-      - Who takes the lock; its C(id) key identifies the run.
-      - Filled in by the action plugin (this C(ansible-playbook) process); a task cannot give it.
+      - Who takes (or releases) the lock; its C(id) key identifies the run.
+      - By default this C(ansible-playbook) process, as the action plugin describes it (controller, process id, user,
+        start time); give it only to act for another run.
     type: dict
-    required: true
   timeout:
     description: Seconds to wait for a busy lock (the action plugin's).
     type: int
@@ -46,7 +46,8 @@ options:
   take_over:
     description:
       - The id of a holder known to be gone; its lock is replaced by this run's.
-      - Filled in by the action plugin, once it has found that holder gone; a task cannot give it.
+      - The action plugin finds a gone holder that was a run of this controller by itself; give the id of a run of
+        another controller that you know is over.
     type: str
     default: ""
 extends_documentation_fragment:
@@ -167,13 +168,15 @@ def main():
         argument_spec={
             "path": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "holder": {"type": "dict", "required": True},
+            "holder": {"type": "dict"},
             "timeout": {"type": "int", "default": 300},
             "take_over": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     path, holder = module.params["path"], module.params["holder"]
+    if not holder or not isinstance(holder.get("id"), str) or not holder["id"]:
+        module.fail_json(msg="holder must be a dict with an id (the action plugin gives this run's)", path=path)
     try:
         if not module.check_mode:
             secure_folder(os.path.dirname(path))
