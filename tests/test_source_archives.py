@@ -187,3 +187,20 @@ def test_the_cache_folder_may_start_with_a_tilde(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     artifact, _ = (tmp_path / "report").read_text().split()
     assert pathlib.Path(artifact).parent == tmp_path / "cache"
+
+
+def test_a_source_folder_given_as_a_link_is_packed_as_the_folder(tmp_path):
+    # app_src may name a link to the folder (~/app -> /data/app): its
+    # content is packed, with a folder at the top, not a link.
+    playbook = tmp_path / "pack.yml"
+    playbook.write_text(PLAYBOOK)
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "marker.txt").write_text("through a link")
+    link = tmp_path / "app"
+    link.symlink_to(real)
+    artifact, _ = pack(playbook, tmp_path / "cache", link, tmp_path / "report")
+    with tarfile.open(artifact) as archive:
+        top = archive.getmember(".")
+        assert top.isdir(), top.type
+        assert archive.extractfile("./marker.txt").read() == b"through a link"

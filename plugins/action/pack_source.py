@@ -137,7 +137,8 @@ class ActionModule(ActionBase):
         try:
             with part:
                 if src:
-                    pack_folder(os.path.abspath(src), excludes, part)
+                    # The folder a link names is packed, as tar --directory enters it.
+                    pack_folder(os.path.realpath(src), excludes, part)
                 else:
                     self._git_archive(git_dir, args.get("version"), part)
             checksum = sha256(part.name)
