@@ -33,6 +33,10 @@ PYDEPLOY_TEST_PACKAGES=(
 # in the image they are off, as on a host without them; the roles enable the
 # one a scenario uses.
 PYDEPLOY_TEST_SERVICES_OFF=(nginx apache2)
+# The controller image of scripts/cores: the Debian 13 image with venv and
+# the tools the controller tests run (git archive, unzip).
+PYDEPLOY_CONTROLLER_IMAGE_REPO=pydeploy/debian13-controller
+PYDEPLOY_CONTROLLER_PACKAGES=(python3-venv git unzip)
 export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE PYDEPLOY_DEBIAN13_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -56,10 +60,11 @@ apt_install() {
 }
 
 ensure_venv() {
-  # One project virtualenv with the pinned tools; rebuilt only when
-  # requirements.txt changes.
-  local stamp="$PYDEPLOY_VENV/.requirements.sha256" want
-  want=$(sha256sum "$PYDEPLOY_ROOT/requirements.txt" | cut -d' ' -f1)
+  # One project virtualenv with the pinned tools; rebuilt only when its
+  # requirements change: requirements.txt, or the file PYDEPLOY_REQUIREMENTS
+  # names (scripts/cores: the same tools on another ansible-core).
+  local stamp="$PYDEPLOY_VENV/.requirements.sha256" want requirements=${PYDEPLOY_REQUIREMENTS:-$PYDEPLOY_ROOT/requirements.txt}
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [ -x "$PYDEPLOY_VENV/bin/ansible-playbook" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     :
   else
@@ -67,7 +72,7 @@ ensure_venv() {
     log "Creating the project virtualenv in $PYDEPLOY_VENV"
     python3 -m venv "$PYDEPLOY_VENV"
     "$PYDEPLOY_VENV/bin/pip" install -q --upgrade pip
-    "$PYDEPLOY_VENV/bin/pip" install -q -r "$PYDEPLOY_ROOT/requirements.txt"
+    "$PYDEPLOY_VENV/bin/pip" install -q -r "$requirements"
     echo "$want" >"$stamp"
   fi
   # Once: ansible-lint warns of a broken setup when PATH holds it twice.
@@ -141,30 +146,59 @@ build_image() {
 packages_image() {
   # Exports PYDEPLOY_PACKAGES_IMAGE (molecule/*/molecule.yml read it): the
   # packages image's name for the present base image and package list.
-  local key
-  key=$({ docker image inspect -f '{{.Id}}' "$PYDEPLOY_IMAGE"; printf '%s\n' "${PYDEPLOY_TEST_PACKAGES[@]}" "off:" "${PYDEPLOY_TEST_SERVICES_OFF[@]}"; } | sha256sum | cut -c1-12)
-  export PYDEPLOY_PACKAGES_IMAGE="$PYDEPLOY_PACKAGES_IMAGE_REPO:$key"
+  PYDEPLOY_PACKAGES_IMAGE=$(derived_image_name "$PYDEPLOY_PACKAGES_IMAGE_REPO" "$PYDEPLOY_IMAGE" \
+    "${PYDEPLOY_TEST_PACKAGES[*]}" "${PYDEPLOY_TEST_SERVICES_OFF[*]}")
+  export PYDEPLOY_PACKAGES_IMAGE
 }
 
 ensure_packages_image() {
   # The packages image, built if it is missing.
-  local name=pydeploy-packages-build
   ensure_image
   packages_image
-  docker image inspect "$PYDEPLOY_PACKAGES_IMAGE" >/dev/null 2>&1 && return 0
-  log "Building $PYDEPLOY_PACKAGES_IMAGE: $PYDEPLOY_IMAGE with the test hosts' packages"
+  ensure_derived_image "$PYDEPLOY_PACKAGES_IMAGE" "$PYDEPLOY_IMAGE" "${PYDEPLOY_TEST_PACKAGES[*]}" \
+    "${PYDEPLOY_TEST_SERVICES_OFF[*]}" "pydeploy.wsgi test hosts"
+}
+
+ensure_controller_image() {
+  # Exports PYDEPLOY_CONTROLLER_IMAGE: the Debian 13 image with what a
+  # controller needs (scripts/cores runs the newer ansible-core releases,
+  # which need Python 3.12 or later, in it), built if it is missing.
+  ensure_image "$PYDEPLOY_DEBIAN13_IMAGE" trixie
+  PYDEPLOY_CONTROLLER_IMAGE=$(derived_image_name "$PYDEPLOY_CONTROLLER_IMAGE_REPO" "$PYDEPLOY_DEBIAN13_IMAGE" \
+    "${PYDEPLOY_CONTROLLER_PACKAGES[*]}" "")
+  export PYDEPLOY_CONTROLLER_IMAGE
+  ensure_derived_image "$PYDEPLOY_CONTROLLER_IMAGE" "$PYDEPLOY_DEBIAN13_IMAGE" "${PYDEPLOY_CONTROLLER_PACKAGES[*]}" "" \
+    "pydeploy.wsgi controller"
+}
+
+derived_image_name() {
+  # derived_image_name REPO BASE PACKAGES SERVICES_OFF: REPO tagged with a
+  # hash of the base image and the lists, so that a change to either builds
+  # it anew.
+  local key
+  key=$({ docker image inspect -f '{{.Id}}' "$2"; printf '%s\n' $3 "off:" $4; } | sha256sum | cut -c1-12)
+  printf '%s:%s\n' "$1" "$key"
+}
+
+ensure_derived_image() {
+  # ensure_derived_image IMAGE BASE PACKAGES SERVICES_OFF DESCRIPTION: BASE
+  # with the Debian PACKAGES installed (as apt installs them: with
+  # recommends) and the SERVICES_OFF disabled, committed as IMAGE; earlier
+  # builds of IMAGE's repository go.
+  local image=$1 base=$2 packages=$3 off=$4 repo=${1%:*} name
+  name=pydeploy-image-build-${repo##*/}
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  log "Building $image: $base with $packages"
   docker rm -f "$name" >/dev/null 2>&1 || true
-  docker run --name "$name" "$PYDEPLOY_IMAGE" /bin/sh -c \
-    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PYDEPLOY_TEST_PACKAGES[*]} >/dev/null && apt-get clean \
-      && systemctl disable -q ${PYDEPLOY_TEST_SERVICES_OFF[*]}" \
-    || die "installing the test hosts' packages failed (above)"
-  docker commit -c 'CMD ["/lib/systemd/systemd"]' -m "pydeploy.wsgi test hosts: ${PYDEPLOY_TEST_PACKAGES[*]}" \
-    "$name" "$PYDEPLOY_PACKAGES_IMAGE" >/dev/null
+  docker run --name "$name" "$base" /bin/sh -c \
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null && apt-get clean \
+      ${off:+&& systemctl disable -q $off}" \
+    || die "installing $packages into $base failed (above)"
+  docker commit -c 'CMD ["/lib/systemd/systemd"]' -m "$5: $packages" "$name" "$image" >/dev/null
   docker rm "$name" >/dev/null
-  # Earlier builds of it (another base image or package list) go.
-  docker image ls --format '{{.Repository}}:{{.Tag}}' "$PYDEPLOY_PACKAGES_IMAGE_REPO" | grep -vxF "$PYDEPLOY_PACKAGES_IMAGE" |
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -vxF "$image" |
     xargs -r docker image rm >/dev/null 2>&1 || true
-  log "Built $PYDEPLOY_PACKAGES_IMAGE"
+  log "Built $image"
 }
 
 systemd_run() {

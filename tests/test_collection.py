@@ -111,7 +111,11 @@ def test_sanity_ignores_only_the_license_header():
     # GPLv3 header in each module. That is all the ignore files may skip:
     # every other sanity test passes (scripts/sanity).
     modules = sorted(f"plugins/modules/{path.name}" for path in (ROOT / "plugins" / "modules").glob("*.py"))
-    for ignore in (ROOT / "tests" / "sanity").glob("ignore-*.txt"):
+    ignores = sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt"))
+    # One for each ansible-core release tested (ansible-test reads the
+    # file of its own release only).
+    assert {path.name for path in ignores} == {f"ignore-{release}.txt" for release in tested_core_releases()}
+    for ignore in ignores:
         entries = [line.split("#")[0].split() for line in ignore.read_text().splitlines()]
         assert sorted(path for path, _ in entries) == modules, ignore.name
         assert {test for _, test in entries} == {"validate-modules:missing-gplv3-license"}, ignore.name
@@ -133,23 +137,51 @@ def test_changelog_is_the_one_antsibull_changelog_writes(tmp_path):
     assert version in yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
 
 
+def tested_core_pins():
+    """{release line: (ansible-core pin, ansible pin)} of every ansible-core
+    tested: requirements.txt's (every step) and tests/ansible-cores.txt's
+    (scripts/cores)."""
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#"))
+    tested = {".".join(pins["ansible-core"].split(".")[:2]): (pins["ansible-core"], pins["ansible"])}
+    for line in (ROOT / "tests" / "ansible-cores.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            release, *more = line.split()
+            versions = dict(pin.split("==") for pin in more)
+            assert versions["ansible-core"].startswith(release + "."), line
+            tested[release] = (versions["ansible-core"], versions["ansible"])
+    return tested
+
+
+def tested_core_releases():
+    return sorted(tested_core_pins(), key=lambda release: tuple(map(int, release.split("."))))
+
+
 def test_readme_controller_versions_are_the_tested_ones():
-    # The README's table of the controller side names what the tests pin
-    # (requirements.txt), what meta/runtime.yml declares, and the Python
-    # these tests run on.
+    # The README's table of the controller side names every ansible-core the
+    # tests run (requirements.txt, tests/ansible-cores.txt), what
+    # meta/runtime.yml declares, and the Pythons these tests run on.
     section = (ROOT / "README.md").read_text().split("\n## Supported versions\n", 1)[1].split("\n## ", 1)[0]
     rows = {
         cells[0]: cells[1]
         for cells in ([cell.strip() for cell in line.strip().strip("|").split("|")] for line in section.splitlines() if line.startswith("|"))
         if len(cells) == 2
     }
-    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#"))
+    pins = tested_core_pins()
+    releases = tested_core_releases()
     requires = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"]
-    assert pins["ansible-core"] in rows["ansible-core"] and requires in rows["ansible-core"], rows["ansible-core"]
-    assert requires == ">=" + ".".join(pins["ansible-core"].split(".")[:2]) + ".0", "the floor is the tested minor release"
+    assert rows["ansible-core"].startswith(", ".join(releases) + " "), rows["ansible-core"]
+    assert requires in rows["ansible-core"], rows["ansible-core"]
+    for core, ansible in pins.values():
+        assert core in rows["ansible-core"], (core, rows["ansible-core"])
+        assert ansible in rows["community.crypto"], (ansible, rows["community.crypto"])
+    assert requires == f">={releases[0]}.0", "the floor is the oldest release tested"
     # Each role says the same floor (Galaxy shows it per role).
     floors = {role.parent.parent.name: yaml.safe_load(role.read_text())["galaxy_info"]["min_ansible_version"]
               for role in (ROOT / "roles").glob("*/meta/main.yml")}
-    assert set(floors.values()) == {requires.removeprefix(">=").removesuffix(".0")}, floors
-    assert rows["Python"] == "%d.%d" % sys.version_info[:2]
-    assert f"`ansible` {pins['ansible']} package" in rows["community.crypto"], rows["community.crypto"]
+    assert set(floors.values()) == {releases[0]}, floors
+    # This run's ansible-core is one of the tested releases, and its Python
+    # one the table names.
+    from ansible.release import __version__ as running
+
+    assert ".".join(running.split(".")[:2]) in releases, running
+    assert "%d.%d" % sys.version_info[:2] in rows["Python"], rows["Python"]

@@ -270,8 +270,20 @@ def make_certificate(directory, names, days=30, not_before_days=-1, key=None, is
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .sign(issuer_key, hashes.SHA256())
+        # What Python 3.13's strict verification asks of a chain: key
+        # identifiers, and a CA's key usage.
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     )
+    if ca:
+        cert = cert.add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+    cert = cert.sign(issuer_key, hashes.SHA256())
     stem = pathlib.Path(directory) / f"{re.sub(r'[^A-Za-z0-9.-]', '_', names[0])}-{uuid.uuid4().hex[:8]}"
     cert_path, key_path = stem.with_suffix(".crt"), stem.with_suffix(".key")
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
