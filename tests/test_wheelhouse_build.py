@@ -57,7 +57,7 @@ def test_a_direct_reference_in_the_requirements_is_refused_before_pip(tmp_path, 
     run = build(tmp_path, "--requirement", str(requirements))
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.stderr.startswith(f"app_wheelhouse: {requirements}:"), run.stderr
-    assert "set app_wheelhouse: false" in run.stderr
+    assert "set app_wheelhouse_builder: host" in run.stderr
     assert not (tmp_path / "ran-here").exists()
     assert not (tmp_path / "wheels.tar").exists()
 

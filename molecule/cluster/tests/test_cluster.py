@@ -197,7 +197,7 @@ def test_websocket_echo_through_the_balancer(ca_file):
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     base = tmp_path_factory.mktemp("versions")
-    return {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True)}
+    return {"v2": make_version(base, "2.0.0"), "v3": make_version(base, "3.0.0", broken=True), "v4": make_version(base, "4.0.0")}
 
 
 def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, versions, tmp_path, capsys):
@@ -218,9 +218,13 @@ def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, version
     release = releases["pydeploy-app1"]
     migrated = sum(one.file(f"/srv/{APP}/shared/data/migrations.log").content_string.split().count(release) for one in app_hosts.values() if one.file(f"/srv/{APP}/shared/data/migrations.log").exists)
     assert migrated == 1, migrated
-    # The dependencies built once, on the controller, for the three hosts.
-    builds = re.findall(r"TASK \[pydeploy\.wsgi\.app : Build the wheelhouse on the controller\] \**\n(changed|ok): \[(pydeploy-app\d) -> localhost\]", out)
-    assert sorted(builds) == [("changed", "pydeploy-app1"), ("ok", "pydeploy-app2"), ("ok", "pydeploy-app3")], builds
+    # The dependencies built once, on the first app host as the app user,
+    # for the three hosts: the later ones (batches of their own) find the
+    # wheelhouse on the controller.
+    builds = re.findall(r"TASK \[pydeploy\.wsgi\.app : Build the wheels as the app user\] \**\n(changed|ok|skipping): \[(pydeploy-app\d)\]", out)
+    assert builds == [("changed", "pydeploy-app1")], builds
+    found = re.findall(r"TASK \[pydeploy\.wsgi\.app : Look for the wheelhouse on the controller\] \**\nok: \[(pydeploy-app\d) -> localhost\]", out)
+    assert found == sorted(APP_HOSTS), found
     for one in app_hosts.values():
         info = json.loads(one.file(f"/srv/{APP}/current/.pydeploy/release.json").content_string)
         assert info["build_inputs"]["wheelhouse"] is True
@@ -249,3 +253,27 @@ def test_release_failing_on_the_first_host_stops_the_roll(host, app_hosts, ca_fi
     assert [seen["version"] for seen in after["versions"]] == ["2.0.0"]
     assert sorted(after["servers"]) == sorted(APP_HOSTS)
     assert after["failures"] == 0
+
+
+def test_a_wheelhouse_from_the_controller_is_refused_unless_its_python_is_the_hosts(app_hosts, versions):
+    # scripts/test runs this scenario's controller on the newest ansible-core
+    # (Python 3.13) against Debian 12's Python 3.11: the default wheelhouse
+    # (built on the first app host) served the converge and the rolls above;
+    # one built on the controller would not install, and is refused before
+    # the release is built. On a controller of the hosts' Python it is built
+    # there, once.
+    code = "import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_platform())"
+    controller = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    hosts = app_hosts["pydeploy-app1"].check_output(f"python3 -c '{code}'").strip()
+    before = {name: current_release(one) for name, one in app_hosts.items()}
+    built = app_hosts["pydeploy-app1"].check_output(f"ls -a /srv/{APP}/releases")
+    rc, out = run_playbook("deploy.yml", "-e", f"app_src={versions['v4']}", "-e", "app_wheelhouse_builder=controller")
+    if controller != hosts:
+        assert rc != 0
+        assert f"app_wheelhouse_builder: the controller's Python ({controller}) is not this host's" in out, out[-3000:]
+        assert {name: current_release(one) for name, one in app_hosts.items()} == before
+        assert app_hosts["pydeploy-app1"].check_output(f"ls -a /srv/{APP}/releases") == built
+    else:
+        assert rc == 0, out[-3000:]
+        builds = re.findall(r"TASK \[pydeploy\.wsgi\.app : Build the wheelhouse on the controller\] \**\n(changed|ok): \[(pydeploy-app\d) -> localhost\]", out)
+        assert builds == [("changed", "pydeploy-app1"), ("ok", "pydeploy-app2"), ("ok", "pydeploy-app3")], builds

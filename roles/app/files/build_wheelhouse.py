@@ -1,4 +1,5 @@
-"""Builds a release's wheelhouse on the controller, in one step a host runs
+"""Builds a release's wheelhouse on the controller (app_wheelhouse_builder:
+controller), in one step a host runs
 (so the next host of the batch finds it built): the wheels of the pip
 arguments into WHEELS, then WHEELS packed into ARCHIVE, written aside and
 renamed, so that no host ever takes a half-written archive.
@@ -86,7 +87,7 @@ def main():
     except Refused as error:
         sys.exit(
             f"app_wheelhouse: {error}. The controller builds no code of the app's: publish the package as a wheel, "
-            "or set app_wheelhouse: false so that each host builds it, as the app user."
+            "or set app_wheelhouse_builder: host so that the first app host builds it, as the app user."
         )
     env = {name: value for name, value in os.environ.items() if not SECRETS.match(name)}
     subprocess.run(
