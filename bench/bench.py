@@ -16,7 +16,7 @@ spread (lowest to highest).
 3. Our defaults vs the usual tutorial's (gunicorn -w 4 sync on
    127.0.0.1:8000, Nginx proxy_pass without upstream keep-alive, same
    certificate), on the nginx + gunicorn host.
-4. Ansible, on Mitogen's strategy as users turn it on (docs/benchmarks.md;
+4. Ansible, on Mitogen's strategy as users turn it on (docs/docsite/rst/benchmarks.rst;
    measured faster than the linear strategy, below): an idempotent site.yml
    vs a no-op play on the 4 stack hosts; an idempotent site.yml on 8 hosts
    (the 4 stacks and 4 more nginx + gunicorn hosts, pydeploy-bench-fleet-N)
@@ -91,7 +91,7 @@ TUTORIAL_SITE = """server {
 
 def mitogen_env():
     """The environment that runs a playbook with Mitogen for Ansible, as
-    docs/benchmarks.md tells users to turn it on."""
+    docs/docsite/rst/benchmarks.rst tells users to turn it on."""
     import ansible_mitogen  # noqa: PLC0415
 
     strategies = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"

@@ -38,6 +38,6 @@ def test_the_readmes_tags_table_lists_every_tag_of_site_yml():
     assert result.returncode == 0, result.stdout + result.stderr
     tags = set(re.search(r"TASK TAGS: \[(.*)\]", result.stdout).group(1).split(", ")) - {"always"}
     readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("### Part of the play: tags") :].split("\n\n")[2]
+    table = readme[readme.index("## Part of the play: tags") :].split("\n\n")[2]
     listed = set(re.findall(r"`([a-z_]+)`", table))
     assert (sorted(tags - listed), sorted(listed - tags)) == ([], [])
