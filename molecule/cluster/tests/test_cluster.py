@@ -24,6 +24,8 @@ import pytest
 from conftest import APP, EXAMPLE, hosts_named, make_version, run_playbook
 
 sys.path.insert(0, str(EXAMPLE))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "_shared", "tests"))
+import readme_steps  # noqa: E402
 from hello import websocket  # noqa: E402
 
 testinfra_hosts = ["ansible://pydeploy-lb"]
@@ -277,3 +279,32 @@ def test_a_wheelhouse_from_the_controller_is_refused_unless_its_python_is_the_ho
         assert rc == 0, out[-3000:]
         builds = re.findall(r"TASK \[pydeploy\.wsgi\.app : Build the wheelhouse on the controller\] \**\n(changed|ok): \[(pydeploy-app\d) -> localhost\]", out)
         assert builds == [("changed", "pydeploy-app1"), ("ok", "pydeploy-app2"), ("ok", "pydeploy-app3")], builds
+
+
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory):
+    """The README's steps for a balancer and app hosts, followed as a
+    newcomer would (../../_shared/tests/readme_steps.py), with
+    inventories/production on the balancer and two of the app hosts. No
+    ACME CA here: the certificate is self-signed (the example asks Let's
+    Encrypt). The scenario's converge runs again afterwards."""
+    yield readme_steps.follow(
+        tmp_path_factory.mktemp("newcomer"), "production",
+        {"lb1.example.com": "pydeploy-lb", "app1.example.com": "pydeploy-app1", "app2.example.com": "pydeploy-app2"},
+        {"10.0.0.10": "10.231.37.10", "10.0.0.21": APP_HOSTS["pydeploy-app1"], "10.0.0.22": APP_HOSTS["pydeploy-app2"]},
+        "all", "[localhost]",
+        ["tls_mode: selfsigned", "python_ca_certificates: [/etc/ssl/certs/ca-certificates.crt]"],
+    )
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-3000:]
+
+
+def test_the_readmes_steps_deploy_the_balancer_and_app_hosts_example(host, app_hosts, ca_file, newcomer):
+    readme_steps.assert_followed(newcomer)
+    # Through the balancer: both app hosts of the example, on its settings.
+    figures = load(ca_file, "--requests", "60", "--seconds", "60")
+    assert figures["failures"] == 0, figures["first_failures"]
+    assert sorted(figures["servers"]) == ["pydeploy-app1", "pydeploy-app2"], figures["servers"]
+    assert [seen["version"] for seen in figures["versions"]] == ["1.0.0"], figures["versions"]
+    for name in ("pydeploy-app1", "pydeploy-app2"):
+        assert newcomer["secret"] in app_hosts[name].file("/etc/hello/env").content_string
