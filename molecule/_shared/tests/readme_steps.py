@@ -7,7 +7,9 @@ ANSIBLE_* or Molecule variables: the copy's own ansible.cfg, as run from
 its top folder): the example inventory copied with the README's command,
 its hosts' names and user set (step 2) and the site's name (step 3), the
 secret key put into a vault made with `ansible-vault create` (step 4), and
-the README's site.yml command (step 5).
+the README's site.yml command (step 5). The scenarios' tests of these run
+last (their check-mode test runs first): nothing after them expects the
+hosts as the scenario's converge left them.
 
 What differs from a real user's run, because the test hosts are containers
 without SSH or public DNS: the hosts are reached over Docker
@@ -19,6 +21,7 @@ import os
 import pathlib
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 
@@ -59,7 +62,12 @@ def follow(base, example, hosts, addresses, settings, server_names, test_bed_set
         argv = line.split()
         if argv[0] in ("ansible-vault", "ansible-playbook"):
             argv = [arg for arg in argv if arg != "--ask-vault-pass"] + ["--vault-password-file", str(base / "vault-password")]
-        result = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, timeout=1200, check=False)
+        if argv[:2] == ["ansible-vault", "create"]:
+            # It opens the editor on a terminal only: util-linux's script
+            # gives it one.
+            argv = ["script", "--quiet", "--return", "--command", shlex.join(argv), "/dev/null"]
+        result = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, timeout=1200, check=False,
+                                stdin=subprocess.DEVNULL)
         return result.returncode, result.stdout + result.stderr
 
     steps = {"secret": secret}
