@@ -8,8 +8,8 @@ its top folder): the example inventory copied with the README's command,
 its hosts' names and user set (step 2) and the site's name (step 3), the
 secret key put into a vault made with `ansible-vault create` (step 4), and
 the README's site.yml command (step 5). The scenarios' tests of these run
-last (their check-mode test runs first): nothing after them expects the
-hosts as the scenario's converge left them.
+after the tests that expect the hosts as the scenario's converge left them
+(the check-mode test runs first).
 
 What differs from a real user's run, because the test hosts are containers
 without SSH or public DNS: the hosts are reached over Docker

@@ -85,7 +85,7 @@ def test_port_80_serves_challenges_and_redirects_the_rest(host, web):
 def renewal():
     """Both hosts renewed in one run, then an ordinary re-run: each host's
     serial and front-end master PID before and after, and the two outputs."""
-    webs = [Web(one) for one in hosts_named(testinfra_hosts_names()).values()]
+    webs = [Web(one) for one in hosts_named(module_host_names()).values()]
     serial = {web.hostname: web.host.check_output(f"openssl x509 -in {web.cert} -noout -serial") for web in webs}
     master = {web.hostname: web.host.check_output(f"cat {web.pid_file}") for web in webs}
     # Renew now: ask for more remaining days than the certificates have.
@@ -99,7 +99,7 @@ def renewal():
             "master_after": master_after, "renewed": renewed, "rerun": rerun}
 
 
-def testinfra_hosts_names():
+def module_host_names():
     return [name.split("://", 1)[1] for name in testinfra_hosts]
 
 

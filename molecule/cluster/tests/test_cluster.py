@@ -287,7 +287,7 @@ def newcomer(tmp_path_factory):
     newcomer would (../../_shared/tests/readme_steps.py), with
     inventories/production on the balancer and two of the app hosts. No
     ACME CA here: the certificate is self-signed (the example asks Let's
-    Encrypt). The last test of the scenario."""
+    Encrypt). After the rolling deploys, which expect the scenario's hosts."""
     return readme_steps.follow(
         tmp_path_factory.mktemp("newcomer"), "production",
         {"lb1.example.com": "pydeploy-lb", "app1.example.com": "pydeploy-app1", "app2.example.com": "pydeploy-app2"},
