@@ -165,15 +165,18 @@ def test_old_releases_are_pruned_failed_first(host):
 
 
 def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
-    # A wheelhouse of days ago on the controller goes (the controller's
-    # cache does not grow with every release).
+    # Built on the controller (whose Python is this host's here), for hosts
+    # that reach no index; the cluster scenario builds it on the first app
+    # host. A wheelhouse of days ago on the controller goes (the
+    # controller's cache does not grow with every release).
     old = pathlib.Path.home() / ".cache" / "pydeploy" / APP / "wheelhouse" / "hello-old-release"
     old.mkdir(parents=True, exist_ok=True)
     old.with_suffix(".tar").touch()
     for path in (old, old.with_suffix(".tar")):
         os.utime(path, (time.time() - 3 * 86400,) * 2)
-    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true")
+    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true", "-e", "app_wheelhouse_builder=controller")
     assert rc == 0, out[-3000:]
+    assert re.search(r"TASK \[pydeploy\.wsgi\.app : Build the wheelhouse on the controller\] \**\nchanged: \[pydeploy-release -> localhost\]", out), out[-3000:]
     assert not old.exists() and not old.with_suffix(".tar").exists()
     assert served_version(http) == "2.0.0"
     wheels = host.check_output(f"ls /srv/{APP}/current/.pydeploy/wheels")
@@ -186,15 +189,17 @@ def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
 
 def test_wheelhouse_for_another_python_is_refused_before_anything_changes(http, host, versions):
     # A host whose Python is not the controller's: wheels built on the
-    # controller may not install there, so the deploy stops first.
+    # controller (app_wheelhouse_builder: controller, for hosts that reach
+    # no index) may not install there, so the deploy stops first.
     other = "/usr/local/bin/python-of-another-kind"
     host.run(f"printf '#!/bin/sh\\necho cpython-39 linux-aarch64\\n' > {other} && chmod 0755 {other}")
     releases = host.check_output(f"ls {RELEASES}").split()
     before = current_release(host)
-    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true", "-e", f"app_python={other}")
+    rc, out = deploy("-e", f"app_src={versions['v2']}", "-e", "app_wheelhouse=true", "-e", "app_wheelhouse_builder=controller",
+                     "-e", f"app_python={other}")
     host.run(f"rm -f {other}")
     assert rc != 0
-    assert re.search(r"app_wheelhouse: the controller's Python \(cpython-3\d+ linux-\S+\) is not this host's\s+" + other + r" \(cpython-39 linux-aarch64\)", out), out[-3000:]
+    assert re.search(r"app_wheelhouse_builder: the controller's Python \(cpython-3\d+ linux-\S+\) is not this host's\s+" + other + r" \(cpython-39 linux-aarch64\)", out), out[-3000:]
     assert current_release(host) == before
     assert host.check_output(f"ls {RELEASES}").split() == releases
     assert served_version(http) == "2.0.0"
