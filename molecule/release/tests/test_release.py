@@ -10,6 +10,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import shutil
 import time
 
 import pytest
@@ -169,7 +170,11 @@ def test_offline_mode_installs_from_a_wheelhouse(http, host, versions):
     # that reach no index; the cluster scenario builds it on the first app
     # host. A wheelhouse of days ago on the controller goes (the
     # controller's cache does not grow with every release).
-    old = pathlib.Path.home() / ".cache" / "pydeploy" / APP / "wheelhouse" / "hello-old-release"
+    # Built by this run: the controller's cache of an earlier run (of this
+    # scenario, or a host's build fetched there) holds the same release's.
+    cache = pathlib.Path.home() / ".cache" / "pydeploy" / APP / "wheelhouse"
+    shutil.rmtree(cache, ignore_errors=True)
+    old = cache / "hello-old-release"
     old.mkdir(parents=True, exist_ok=True)
     old.with_suffix(".tar").touch()
     for path in (old, old.with_suffix(".tar")):
