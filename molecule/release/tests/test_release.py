@@ -8,9 +8,9 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
-import shutil
 import time
 
 import pytest
