@@ -27,9 +27,12 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 HOST = "pydeploy-unreachable"
-# The first task on the host after the input checks, in site.yml and
-# deploy.yml: the app's lock (playbooks/tasks/lock.yml).
-FIRST_ROLE_TASK = FIRST_DEPLOY_TASK = "TASK [Take or release the lock of the app on the host]"
+# The first task after the input checks: in site.yml the app's source,
+# prepared on the controller (the host is first reached by the check of an
+# unchanged host that follows); in deploy.yml the app's lock on the host
+# (playbooks/tasks/lock.yml).
+FIRST_ROLE_TASK = "TASK [pydeploy.wsgi.app : Create the controller's cache folder]"
+FIRST_DEPLOY_TASK = "TASK [Take or release the lock of the app on the host]"
 # (extra vars, what the failure names)
 BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
@@ -113,6 +116,9 @@ BAD_INPUT = [
     # How a deploy rolls; the TCP listeners.
     ("pydeploy_serial=0", "pydeploy_serial must be a number of hosts (1 or more) or a percentage"),
     ('{"pydeploy_drain_timeout": "60; reboot"}', "pydeploy_drain_timeout must be a number of seconds"),
+    # Both named at once: the one task of the run's settings checks them all.
+    ('{"pydeploy_skip_unchanged": "yes\\nplease", "pydeploy_skip_unchanged_max_age": "1d"}',
+     'pydeploy_skip_unchanged must be true or false (got "yes\\nplease"); pydeploy_skip_unchanged_max_age must be a number of seconds'),
     ('{"gunicorn_tcp_address": "0.0.0.0\\nExecStartPre=/bin/sh"}', "gunicorn_tcp_address must be an IPv4 or IPv6 address"),
     ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_address": "127.0.0.1;rm"}', "uwsgi_tcp_address must be an IPv4 or IPv6 address"),
     # Untrusted code (issue 25): a rollback target that is a path, identities

@@ -16,17 +16,10 @@ checks are what site.yml, deploy.yml and rollback.yml pay before every run.
 
 from __future__ import annotations
 
-import os
-
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-
-COLLECTION = "pydeploy.wsgi."
-# This file is <collection>/plugins/action/check_inputs.py.
-ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
-# What meta/checks.yml may hold.
-CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_roles, options, provided, role_variables
 
 
 class ActionModule(ActionBase):
@@ -34,45 +27,10 @@ class ActionModule(ActionBase):
     _requires_connection = False
     _VALID_ARGS = frozenset(("roles", "entry_point"))
 
-    def _load(self, role_dir, *parts, required=True):
-        path = os.path.join(role_dir, *parts)
-        if not os.path.isfile(path):
-            if required:
-                raise AnsibleError(f"pydeploy.wsgi.check_inputs: {path} is missing")
-            return {}
-        # The loader marks the files' strings as trusted templates, as for a role's own files.
-        data = self._loader.load_from_file(path, trusted_as_template=True) or {}
-        if not isinstance(data, dict):
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: {path} must hold a mapping")
-        return data
-
-    def _role(self, name):
-        if not isinstance(name, str) or not name.startswith(COLLECTION):
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: roles lists roles of this collection, pydeploy.wsgi.<role> (got {name!r})")
-        short = name[len(COLLECTION):]
-        role_dir = os.path.join(ROLES_DIR, short)
-        if not short.isidentifier() or not os.path.isdir(role_dir):
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: no role {name}")
-        checks = self._load(role_dir, "meta", "checks.yml", required=False)
-        unknown = set(checks) - CHECKS_KEYS
-        if unknown:
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: {name}'s meta/checks.yml: unknown keys {sorted(unknown)}")
-        return {
-            "name": name,
-            "defaults": self._load(role_dir, "defaults", "main.yml", required=False),
-            "vars": self._load(role_dir, "vars", "main.yml", required=False),
-            "specs": self._load(role_dir, "meta", "argument_specs.yml").get("argument_specs", {}),
-            "checks": checks,
-        }
-
     def _spec_errors(self, role, entry_point, templar, variables):
-        spec = role["specs"].get(entry_point)
-        if spec is None:
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: {role['name']} has no argument spec entry point {entry_point!r}")
-        options = spec.get("options") or {}
-        # As Ansible's role argument validation does: the values the role would see, templated.
-        provided = templar.template({name: variables[name] for name in options if name in variables})
-        result = ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True)
+        result = ArgumentSpecValidator(options(role, entry_point)).validate(
+            provided(role, entry_point, templar, variables), validate_role_argument_spec=True
+        )
         return list(result.error_messages)
 
     @staticmethod
@@ -120,20 +78,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         names = self._task.args.get("roles")
         entry_point = self._task.args.get("entry_point", "validate")
-        if not isinstance(names, list):
-            raise AnsibleError("pydeploy.wsgi.check_inputs: roles must be a list of roles")
-        roles = [self._role(name) for name in names]
-
-        # What the roles' tasks would see: their defaults below the play's
-        # variables, their vars above (where the play has not loaded them:
-        # site.yml imports its roles, so the play has them already).
-        variables = {}
-        for role in roles:
-            variables.update(role["defaults"])
-        variables.update(task_vars)
-        for role in roles:
-            for name, value in role["vars"].items():
-                variables.setdefault(name, value)
+        roles = load_roles(self._loader, names)
+        variables = role_variables(roles, task_vars)
         templar = self._templar.copy_with_new_env(available_variables=variables)
 
         failures = []

@@ -1,0 +1,96 @@
+"""site.yml on a host as its last complete run left it: one check, and the
+host's run ends there; a change to what the roles manage on the host, or to
+their input, and the run goes through every task again
+(docs/docsite/rst/shared-vars.rst, "An unchanged host"). The reason the check
+gives is in its result, which -v prints.
+"""
+
+import re
+
+from conftest import APP, changed_count, changed_tasks, run_playbook
+
+LOCK = "TASK [Take or release the lock of the app on the host]"
+RECORD = f"/var/lib/pydeploy/converged/{APP}.json"
+
+
+def recap_ok(out):
+    return int(re.search(r"^pydeploy-default\s+: ok=(\d+)", out, re.M).group(1))
+
+
+def reason(out):
+    found = re.findall(r"^\s*reason: (.*)$", out, re.M)
+    assert found, out[-3000:]
+    return found[0].strip().strip("'\"")
+
+
+def spared(out):
+    """The run ended the host after the check, nothing changed."""
+    assert changed_count(out) == 0, changed_tasks(out) or out[-3000:]
+    assert LOCK not in out, out[-3000:]
+    assert reason(out).startswith("unchanged since the complete run of "), out[-3000:]
+    # The input checks, the source, the check: a handful of tasks, not ~150.
+    assert recap_ok(out) <= 20, out[-3000:]
+
+
+def test_an_unchanged_host_is_checked_in_one_task(host):
+    # The run before (a test's, or the idempotence step's) went through
+    # every task and recorded the host; at worst this one does.
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-3000:]
+    record = host.file(RECORD)
+    assert record.user == "root" and record.mode == 0o600
+    rc, out = run_playbook("site.yml", "-v")
+    assert rc == 0, out[-3000:]
+    spared(out)
+
+
+def test_a_file_changed_by_hand_brings_every_task_back(host):
+    site = f"/etc/nginx/sites-available/{APP}.conf"
+    before = host.file(site).content_string
+    host.check_output(f"echo '# changed by hand' >> {site}")
+    rc, out = run_playbook("site.yml", "-v")
+    assert rc == 0, out[-3000:]
+    assert reason(out) == "tree /etc/nginx changed", out[-3000:]
+    assert LOCK in out and changed_count(out) > 0, out[-3000:]
+    assert host.file(site).content_string == before
+    # Recorded again: the next run is spared.
+    rc, out = run_playbook("site.yml", "-v")
+    assert rc == 0, out[-3000:]
+    spared(out)
+
+
+def test_a_stopped_service_brings_every_task_back(host, http):
+    host.check_output(f"systemctl stop {APP}.service {APP}.socket")
+    rc, out = run_playbook("site.yml", "-v")
+    assert rc == 0, out[-3000:]
+    assert reason(out) == f"unit {APP}.socket changed", out[-3000:]
+    assert host.service(f"{APP}.socket").is_running
+    status, _, _ = http.get("https://localhost/health")
+    assert status == 200
+
+
+def test_another_input_is_seen_and_a_check_run_keeps_the_record(host):
+    rc, out = run_playbook("site.yml", "--check", "-v", "-e", "nginx_client_max_body_size=3m")
+    assert rc == 0, out[-3000:]
+    assert reason(out) == "the input changed: pydeploy.wsgi.nginx", out[-3000:]
+    assert changed_count(out) > 0, out[-3000:]
+    assert host.file(RECORD).exists, "a check run removed the record"
+    rc, out = run_playbook("site.yml", "-v")
+    assert rc == 0, out[-3000:]
+    spared(out)
+
+
+def test_an_old_record_or_some_tags_go_through_every_task(host):
+    rc, out = run_playbook("site.yml", "-v", "-e", "pydeploy_skip_unchanged_max_age=0")
+    assert rc == 0, out[-3000:]
+    assert reason(out) == "the last complete run is older than 0 s", out[-3000:]
+    assert LOCK in out and changed_count(out) == 0, changed_tasks(out) or out[-3000:]
+    # A run of some tags ends no host early, and is no complete run: it
+    # leaves no record, and the next complete run records the host again.
+    rc, out = run_playbook("site.yml", "-v", "--tags", "nginx")
+    assert rc == 0, out[-3000:]
+    assert LOCK in out and "pydeploy_skip_unchanged" in reason(out), out[-3000:]
+    assert not host.file(RECORD).exists
+    rc, out = run_playbook("site.yml")
+    assert rc == 0 and LOCK in out, out[-3000:]
+    assert host.file(RECORD).exists

@@ -1,0 +1,111 @@
+# Copyright: pydeploy.wsgi contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The collection's roles as the controller-side plugins read them: their
+defaults, vars, argument specs and checks, and the variables a role's tasks
+would see. Shared by the actions pydeploy.wsgi.check_inputs (each role's
+input, checked) and pydeploy.wsgi.converged (each role's input, as a digest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from ansible.errors import AnsibleError
+
+COLLECTION = "pydeploy.wsgi."
+# This file is <collection>/plugins/plugin_utils/roles.py.
+COLLECTION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
+# What meta/checks.yml may hold.
+CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+
+
+def _load(loader, role_dir, *parts, required=True):
+    path = os.path.join(role_dir, *parts)
+    if not os.path.isfile(path):
+        if required:
+            raise AnsibleError(f"pydeploy.wsgi: {path} is missing")
+        return {}
+    # The loader marks the files' strings as trusted templates, as for a role's own files.
+    data = loader.load_from_file(path, trusted_as_template=True) or {}
+    if not isinstance(data, dict):
+        raise AnsibleError(f"pydeploy.wsgi: {path} must hold a mapping")
+    return data
+
+
+def load_role(loader, name):
+    """One role of this collection, pydeploy.wsgi.<role>: its name, short
+    name, defaults, vars, argument specs and checks."""
+    if not isinstance(name, str) or not name.startswith(COLLECTION):
+        raise AnsibleError(f"pydeploy.wsgi: roles lists roles of this collection, pydeploy.wsgi.<role> (got {name!r})")
+    short = name[len(COLLECTION):]
+    role_dir = os.path.join(ROLES_DIR, short)
+    if not short.isidentifier() or not os.path.isdir(role_dir):
+        raise AnsibleError(f"pydeploy.wsgi: no role {name}")
+    checks = _load(loader, role_dir, "meta", "checks.yml", required=False)
+    unknown = set(checks) - CHECKS_KEYS
+    if unknown:
+        raise AnsibleError(f"pydeploy.wsgi: {name}'s meta/checks.yml: unknown keys {sorted(unknown)}")
+    return {
+        "name": name,
+        "short": short,
+        "defaults": _load(loader, role_dir, "defaults", "main.yml", required=False),
+        "vars": _load(loader, role_dir, "vars", "main.yml", required=False),
+        "specs": _load(loader, role_dir, "meta", "argument_specs.yml").get("argument_specs", {}),
+        "checks": checks,
+    }
+
+
+def load_roles(loader, names):
+    if not isinstance(names, list):
+        raise AnsibleError("pydeploy.wsgi: roles must be a list of roles")
+    return [load_role(loader, name) for name in names]
+
+
+def role_variables(roles, task_vars):
+    """What the roles' tasks would see: their defaults below the play's
+    variables, their vars above (where the play has not loaded them:
+    site.yml imports its roles, so the play has them already)."""
+    variables = {}
+    for role in roles:
+        variables.update(role["defaults"])
+    variables.update(task_vars or {})
+    for role in roles:
+        for name, value in role["vars"].items():
+            variables.setdefault(name, value)
+    return variables
+
+
+def options(role, entry_point):
+    """The options of one of the role's argument spec entry points."""
+    spec = role["specs"].get(entry_point)
+    if spec is None:
+        raise AnsibleError(f"pydeploy.wsgi: {role['name']} has no argument spec entry point {entry_point!r}")
+    return spec.get("options") or {}
+
+
+def provided(role, entry_point, templar, variables):
+    """As Ansible's role argument validation does: the values of the entry
+    point's options the role would see, templated."""
+    return templar.template({name: variables[name] for name in options(role, entry_point) if name in variables})
+
+
+_COLLECTION_DIGEST = []
+
+
+def collection_digest():
+    """A digest of the collection's own files (roles, plugins, playbooks):
+    what a run does with the same input changes when they do."""
+    if not _COLLECTION_DIGEST:
+        digest = hashlib.sha256()
+        for part in ("roles", "plugins", "playbooks"):
+            for folder, dirs, files in os.walk(os.path.join(COLLECTION_DIR, part)):
+                dirs[:] = sorted(name for name in dirs if name != "__pycache__")
+                for name in sorted(files):
+                    path = os.path.join(folder, name)
+                    digest.update(os.path.relpath(path, COLLECTION_DIR).encode() + b"\0")
+                    with open(path, "rb") as handle:
+                        digest.update(hashlib.sha256(handle.read()).digest())
+        _COLLECTION_DIGEST.append(digest.hexdigest())
+    return _COLLECTION_DIGEST[0]
