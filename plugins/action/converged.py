@@ -55,7 +55,12 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         state = args.get("state", "check")
-        module_args = {"path": args.get("path"), "state": state, "max_age": args.get("max_age", 86400), "enabled": boolean(args.get("enabled", True), strict=True)}
+        module_args = {
+            "path": args.get("path"),
+            "state": state,
+            "max_age": args.get("max_age", 86400),
+            "enabled": boolean(args.get("enabled", True), strict=True),
+        }
         if state != "absent" and module_args["enabled"]:
             extra = args.get("inputs") or {}
             if not isinstance(extra, dict):

@@ -219,7 +219,7 @@ def unit_states(units, run_command):
     rc, out, err = run_command(["systemctl", "show", "--property=Id,ActiveState,UnitFileState", "--", *units])
     if rc != 0:
         return {unit: f"systemctl failed: {err.strip()}" for unit in units}
-    blocks = [block for block in out.strip().split("\n\n")]
+    blocks = out.strip().split("\n\n")
     states = {}
     for unit, block in zip(units, blocks):
         values = dict(line.partition("=")[::2] for line in block.splitlines())
