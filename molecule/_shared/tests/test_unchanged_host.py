@@ -47,6 +47,7 @@ NOT_WATCHED = {
     "/etc/alternatives": "update-alternatives, for a package",
     "/var/lib/python": "Debian's byte-compilation of a package",
     "/etc/.pwd.lock": "the accounts' lock, taken by useradd",
+    "/etc/networks": "netbase's maintainer script, for a package",
     "/etc/shadow": "the accounts' passwords (the accounts are watched)",
     "/etc/gshadow": "the groups' passwords (the groups are watched)",
     "/etc/passwd-": "useradd's backup",
@@ -128,9 +129,9 @@ def test_every_path_the_runs_changed_is_watched_or_known(host, recorded):
         for path in changed
         if not covered(path, watch)
         and not path.startswith(theirs)
-        # Links that enable a unit (each unit's state is watched), a
-        # package's SysV links.
-        and not (path.startswith("/etc/systemd/system/") and (".wants/" in path or path.endswith(".wants")))
+        # Links that enable a unit (each unit's state is watched; a
+        # package's user units), a package's SysV links.
+        and not (path.startswith("/etc/systemd/") and re.search(r"[.]wants(/|$)", path))
         and not re.match(r"/etc/rc[0-6S]\.d/", path)
     ]
     assert missed == [], f"changed after the preparation, watched by no record of {host.backend.host}: {missed}"
