@@ -258,9 +258,11 @@ def throughput(args, results):
                     "a": "tutorial", "b": "ours", "goal": 1.2, "rounds": rounds, "p99_lower": True})
 
 
-def ansible_times(bed, args, results, tmp, deploys_only=False):
+def ansible_times(bed, args, results, tmp, part=None):
     """Seconds of playbook runs, each pair in turn for --ansible-rounds rounds
-    (with deploys_only, the code-only deploys alone)."""
+    (part "deploy": the code-only deploys alone; "idempotent": the idempotent
+    runs' goals and what sparing unchanged hosts bought)."""
+    deploys_only = part == "deploy"
     noop = tmp / "noop.yml"
     noop.write_text("- name: No-op\n  hosts: web\n  gather_facts: true\n  tasks:\n    - name: Nothing\n      ansible.builtin.ping:\n")
     cache = tmp / "facts"
@@ -283,6 +285,10 @@ def ansible_times(bed, args, results, tmp, deploys_only=False):
         pair("idempotent site.yml vs a no-op play (4 hosts)",
              lambda: bed.playbook(str(noop), "--limit", "stacks")[0], site("--limit", "stacks"), 10, "no-op play", "site.yml")
         pair("idempotent site.yml on 8 hosts vs 1", site("--limit", one), site(), 2, "1 host", "8 hosts")
+    if part == "idempotent":
+        pair("idempotent site.yml (4 hosts) through every task vs spared as unchanged (what pydeploy_skip_unchanged bought)",
+             site("--limit", "stacks"), site("--limit", "stacks", "-e", "pydeploy_skip_unchanged=false"), None, "spared", "every task")
+        return
     counter = iter(range(1000))
 
     def deploy(limit, wheelhouse=True, env=None, baseline=False):
@@ -398,8 +404,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=8, help="seconds of each wrk run (at most 60)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (at most 256)")
     parser.add_argument("--ansible-rounds", type=int, default=3, help="rounds of each playbook comparison")
-    parser.add_argument("--only", choices=["throughput", "ansible", "deploy"],
-                        help="one half of the benchmarks, or of the Ansible half the code-only deploys alone")
+    parser.add_argument("--only", choices=["throughput", "ansible", "deploy", "idempotent"],
+                        help="one half of the benchmarks, or of the Ansible half the code-only deploys alone, or the idempotent runs")
     parser.add_argument("--out", default=str(ROOT / ".cache" / "bench"), help="folder for the table, figures and chart")
     args = parser.parse_args()
     if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256 and 1 <= args.ansible_rounds <= 10):
@@ -424,7 +430,7 @@ def main():
             throughput(args, results)
         if ansible:
             print("timing Ansible runs ...", flush=True)
-            ansible_times(bed, args, results, pathlib.Path(tmp), deploys_only=args.only == "deploy")
+            ansible_times(bed, args, results, pathlib.Path(tmp), part=args.only if args.only in ("deploy", "idempotent") else None)
         print(f"  benchmarks took {time.monotonic() - started:.0f} s in all", flush=True)
     markdown = table(results)
     print()

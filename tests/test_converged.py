@@ -303,3 +303,15 @@ def test_the_action_gives_each_role_s_input_and_watch(tmp_path):
         assert set(first["inputs"]) == {"collection", "facts", "host", "input release", "pydeploy.wsgi.logrotate"}, first["inputs"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("role", sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "meta").is_dir()))
+def test_every_role_declares_what_it_manages(role):
+    """site.yml's check reads each role's __<role>_watch: a role without one
+    would fail the check; a key the module does not know would watch nothing."""
+    import yaml  # noqa: PLC0415
+
+    found = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text()) or {}
+    watch = found.get(f"__{role}_watch")
+    assert isinstance(watch, dict) and watch, f"roles/{role}/vars/main.yml has no __{role}_watch"
+    assert set(watch) <= {"trees", "files", "listings", "units"}, watch
