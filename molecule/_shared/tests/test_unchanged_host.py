@@ -54,6 +54,10 @@ NOT_WATCHED = {
     "/etc/group-": "groupadd's backup",
     "/etc/shadow-": "useradd's backup",
     "/etc/gshadow-": "groupadd's backup",
+    "/etc/subuid": "useradd's subordinate ids (the accounts are watched)",
+    "/etc/subgid": "useradd's subordinate ids (the groups are watched)",
+    "/etc/subuid-": "useradd's backup",
+    "/etc/subgid-": "useradd's backup",
 }
 
 CHANGED = r"""
