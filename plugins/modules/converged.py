@@ -327,9 +327,10 @@ def main():
             reason = "the record is not used in this run (pydeploy_skip_unchanged false, or a run of some tags)" if state == "check" else "removed"
             module.exit_json(changed=False, unchanged=False, reason=reason)
         if state == "check":
-            reason = first_difference(read_record(path), inputs, watch, module.params["max_age"], now, module.run_command)
+            record = read_record(path)
+            reason = first_difference(record, inputs, watch, module.params["max_age"], now, module.run_command)
             if reason is None:
-                record_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(read_record(path)["time"])))
+                record_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(record["time"])))
                 module.exit_json(changed=False, unchanged=True, reason=f"unchanged since the complete run of {record_time}")
             # The run goes on to change the host: the record no longer holds.
             if not module.check_mode:
