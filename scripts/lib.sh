@@ -5,6 +5,11 @@ set -euo pipefail
 
 PYDEPLOY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYDEPLOY_VENV=${PYDEPLOY_VENV:-$PYDEPLOY_ROOT/.venv}
+# What the test bed builds and keeps between checkouts (as Docker keeps its
+# images): the virtualenvs, one per requirements and Python
+# (PYDEPLOY_VENV links to its own), and scripts/cores' homes. A fresh clone
+# (CI's) reuses what the same requirements built before.
+PYDEPLOY_DEV_CACHE=${PYDEPLOY_DEV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pydeploy-dev}
 # The systemd image every container host boots. Set PYDEPLOY_IMAGE to use your
 # own (it is pulled if it is not present); the default one is built here.
 PYDEPLOY_DEFAULT_IMAGE=pydeploy/debian12-systemd:latest
@@ -37,7 +42,7 @@ PYDEPLOY_TEST_SERVICES_OFF=(nginx apache2)
 # the tools the controller tests run (git archive, unzip).
 PYDEPLOY_CONTROLLER_IMAGE_REPO=pydeploy/debian13-controller
 PYDEPLOY_CONTROLLER_PACKAGES=(python3-venv git unzip)
-export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_IMAGE PYDEPLOY_DEBIAN13_IMAGE
+export PYDEPLOY_ROOT PYDEPLOY_VENV PYDEPLOY_DEV_CACHE PYDEPLOY_IMAGE PYDEPLOY_DEBIAN13_IMAGE
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -60,20 +65,35 @@ apt_install() {
 }
 
 ensure_venv() {
-  # One project virtualenv with the pinned tools; rebuilt only when its
-  # requirements change: requirements.txt, or the file PYDEPLOY_REQUIREMENTS
-  # names (scripts/cores: the same tools on another ansible-core).
-  local stamp="$PYDEPLOY_VENV/.requirements.sha256" want requirements=${PYDEPLOY_REQUIREMENTS:-$PYDEPLOY_ROOT/requirements.txt}
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [ -x "$PYDEPLOY_VENV/bin/ansible-playbook" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    :
-  else
+  # The project virtualenv with the pinned tools: requirements.txt, or the
+  # file PYDEPLOY_REQUIREMENTS names (scripts/cores: the same tools on
+  # another ansible-core). Built once per requirements and Python in
+  # PYDEPLOY_DEV_CACHE, marked complete last (a cut build is built again),
+  # and never changed after: PYDEPLOY_VENV links to it.
+  local requirements=${PYDEPLOY_REQUIREMENTS:-$PYDEPLOY_ROOT/requirements.txt} key venv
+  key=$({ cat "$requirements"; python3 -VV; } | sha256sum | cut -c1-16)
+  venv="$PYDEPLOY_DEV_CACHE/venvs/$key"
+  if [ ! -f "$venv/.complete" ]; then
     python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-    log "Creating the project virtualenv in $PYDEPLOY_VENV"
-    python3 -m venv "$PYDEPLOY_VENV"
-    "$PYDEPLOY_VENV/bin/pip" install -q --upgrade pip
-    "$PYDEPLOY_VENV/bin/pip" install -q -r "$requirements"
-    echo "$want" >"$stamp"
+    mkdir -p "$PYDEPLOY_DEV_CACHE/venvs"
+    (
+      # One build when several checkouts or containers ask at once.
+      flock 9
+      if [ ! -f "$venv/.complete" ]; then
+        log "Creating the project virtualenv in $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --upgrade pip
+        "$venv/bin/pip" install -q -r "$requirements"
+        touch "$venv/.complete"
+      fi
+    ) 9>"$venv.lock"
+  fi
+  if [ "$(readlink "$PYDEPLOY_VENV" 2>/dev/null)" != "$venv" ]; then
+    # A virtualenv of an earlier layout in its place goes.
+    [ -L "$PYDEPLOY_VENV" ] || rm -rf "$PYDEPLOY_VENV"
+    mkdir -p "$(dirname "$PYDEPLOY_VENV")"
+    ln -sfn "$venv" "$PYDEPLOY_VENV"
   fi
   # Once: ansible-lint warns of a broken setup when PATH holds it twice.
   case ":$PATH:" in

@@ -1,17 +1,26 @@
 """Bad input fails at the input checks, naming the variable, before any task
 touches a host.
 
-Each case runs the real playbooks/site.yml (or deploy.yml) with the demo inventory's
-group_vars, against a host that cannot be reached (a container that does not
-exist), without gathering facts: the input checks run on the controller, so
-a case passes only if the play stops before its first contact with the host
-(and the checks read no facts).
-A control run with good input shows that the same play does go on to the
-host, so the cases prove something.
+The playbooks run with the demo inventory's group_vars, against a host that
+cannot be reached (a container that does not exist), without gathering
+facts: the input checks run on the controller, so a run passes only if the
+play stops before its first contact with the host (and the checks read no
+facts). A control run with good input shows that the same play does go on
+to the host, so the cases prove something.
+
+Most cases run in a batch: the playbook's own checks (its first play's
+tasks/check-inputs.yml, without the play's any_errors_fatal) over one host a
+case, each case's variables in the inventory; each host must fail naming its
+variable and change nothing. For every check task that refused a case, the
+case's real run of the playbook shows that the play stops there, before the
+host. (A run's fixed cost is Ansible's start and the play's load; a batch
+pays it once.)
 """
 
 import concurrent.futures
+import copy
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -27,13 +36,14 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 HOST = "pydeploy-unreachable"
+REACH = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
 # The first task after the input checks: in site.yml the app's source,
 # prepared on the controller (the host is first reached by the check of an
 # unchanged host that follows); in deploy.yml the app's lock on the host
 # (playbooks/tasks/lock.yml).
 FIRST_ROLE_TASK = "TASK [pydeploy.wsgi.app : Create the controller's cache folder]"
 FIRST_DEPLOY_TASK = "TASK [Take or release the lock of the app on the host]"
-# (extra vars, what the failure names)
+# (extra vars, what the failure names); in a batch, as inventory variables.
 BAD_INPUT = [
     ("nginx_https_port=fourfourthree", "nginx_https_port"),
     ("gunicorn_worker_class=turbo", "value of gunicorn_worker_class must be one of: sync, gthread, gevent, eventlet, got: turbo"),
@@ -134,6 +144,8 @@ BAD_INPUT = [
     ('{"app_env": {"A": "x\\u2028SECRET_KEY=forged", "B": "x\\u2029", "C": "x\\u0085", "D": "x\\u000b", "E": "x\\u001e", "F": "x\\u000c"}}',
      "these are not: A, B, C, D, E, F"),
 ]
+# Cases a batch cannot hold: facts are not inventory variables.
+REAL_RUN_ONLY = ['{"ansible_facts": {"distribution": "Debian", "distribution_major_version": "11"}}']
 # Bad values for three roles at once: an argument spec and two roles' checks.
 THREE_ROLES = '{"gunicorn_workers": 0, "nginx_http_port": 8443, "nginx_https_port": 8443, "tls_key_type": "DSA"}'
 THREE_ROLES_NAMED = [
@@ -177,10 +189,10 @@ PREFLIGHT = {
 
 
 def files_mode(cert, key):
-    return ["-e", "tls_mode=files", "-e", f"tls_cert_src={cert}", "-e", f"tls_key_src={key}"]
+    return {"tls_mode": "files", "tls_cert_src": str(cert), "tls_key_src": str(key)}
 
 
-def run_playbook(inventory, playbook, *args):
+def run_playbook(inventory, playbook, *args, json_output=False):
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -189,22 +201,74 @@ def run_playbook(inventory, playbook, *args):
         ANSIBLE_VAULT_PASSWORD_FILE=str(ROOT / "inventories" / "demo" / "vault-password.txt"),
         PYDEPLOY_EXAMPLES_DIR=str(ROOT / "examples"),
     )
+    if json_output:
+        # Each host's results apart, as data.
+        env.update(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / playbook), *args]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
-    return result.returncode, result.stdout + result.stderr
+    return result.returncode, result.stdout if json_output else result.stdout + result.stderr
+
+
+def as_variables(extra):
+    """What `-e extra` sets, as the inventory would: a case of a batch."""
+    return json.loads(extra) if extra.startswith("{") else dict([extra.split("=", 1)])
+
+
+def checks_play(playbook, path):
+    """The input checks of one of the collection's playbooks as its first play
+    runs them (its hosts, variables and tasks/check-inputs.yml), written to
+    path without the play's any_errors_fatal: each host of a batch, one case,
+    fails on its own."""
+    play = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())[0]
+    include = [
+        task for task in play.get("pre_tasks", []) + play.get("tasks", [])
+        if task.get("ansible.builtin.include_tasks", {}).get("file") == "tasks/check-inputs.yml"
+    ]
+    assert len(include) == 1, include
+    include = copy.deepcopy(include[0])
+    include["ansible.builtin.include_tasks"]["file"] = str(ROOT / "playbooks" / "tasks" / "check-inputs.yml")
+    assert include["ansible.builtin.include_tasks"]["apply"].pop("any_errors_fatal") is True
+    checks = {key: play[key] for key in ("name", "hosts", "become", "gather_facts", "vars") if key in play}
+    checks["vars_files"] = [str(ROOT / "playbooks" / name) for name in play["vars_files"]]
+    checks["tasks"] = [include]
+    path.write_text(yaml.safe_dump([checks]))
+    return path
+
+
+def run_batch(base, name, playbook, cases):
+    """One run of the playbook's checks over a host a case (the case's
+    variables in the inventory, beside the demo group_vars). Returns each
+    case's end: the task that failed, its message, and the host's counts."""
+    folder = base / name
+    folder.mkdir()
+    (folder / "group_vars").symlink_to(ROOT / "inventories" / "demo" / "group_vars")
+    hosts = {f"case-{index}": {**REACH, "ansible_host": HOST, **variables} for index, variables in enumerate(cases.values())}
+    (folder / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": hosts}}}}))
+    rc, out = run_playbook(folder, checks_play(playbook, folder / "checks.yml"), json_output=True)
+    data = json.loads(out[out.index("{"):])
+    failed = {}
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("failed") and host not in failed:
+                    failed[host] = (task["task"]["name"], str(result.get("msg", "")))
+    assert rc != 0, out[-2000:]
+    return {
+        case: {"task": failed.get(f"case-{index}", (None, ""))[0], "msg": failed.get(f"case-{index}", (None, ""))[1],
+               "stats": data["stats"][f"case-{index}"]}
+        for index, case in enumerate(cases)
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """The cases' ends: real runs of the playbooks (rc, output) by name, and
+    (under "checked") the batches' cases by name."""
     base = tmp_path_factory.mktemp("bad-input")
     inventory = base / "inventory"
     inventory.mkdir()
     (inventory / "group_vars").symlink_to(ROOT / "inventories" / "demo" / "group_vars")
-    hosts = {"all": {"children": {"web": {"hosts": {HOST: {
-        "ansible_connection": "community.docker.docker",
-        "ansible_host": HOST,
-        "ansible_python_interpreter": "/usr/bin/python3",
-    }}}}}}
+    hosts = {"all": {"children": {"web": {"hosts": {HOST: {**REACH, "ansible_host": HOST}}}}}}
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     certs = base / "certs"
     certs.mkdir()
@@ -212,29 +276,33 @@ def runs(tmp_path_factory):
     _, other_key, _ = helpers.make_certificate(certs, NAMES)
     expired_cert, expired_key, _ = helpers.make_certificate(certs, NAMES, days=-1, not_before_days=-30)
     other_cert, other_names_key, _ = helpers.make_certificate(certs, ["example.org", "www.example.org"])
+    # The cases of a batch: their variables.
+    site_cases = {extra: as_variables(extra) for extra, _ in BAD_INPUT if extra not in REAL_RUN_ONLY}
+    site_cases["key of another certificate"] = files_mode(good_cert, other_key)
+    site_cases["expired"] = files_mode(expired_cert, expired_key)
+    site_cases["other names"] = files_mode(other_cert, other_names_key)
+    site_cases["nginx + mod_wsgi"] = {"pydeploy_app_server": "mod_wsgi"}
+    site_cases["apache + uwsgi"] = {"pydeploy_front_end": "apache", "pydeploy_app_server": "uwsgi"}
+    site_cases["three roles"] = json.loads(THREE_ROLES)
+    deploy_cases = {f"preflight {name}": as_variables(extra) for name, extra in PREFLIGHT.items()}
+    # Real runs: the controls, and the cases a batch cannot hold.
     jobs = {"control": ("site.yml", [])}
-    jobs.update({extra: ("site.yml", ["-e", extra]) for extra, _ in BAD_INPUT})
-    jobs["key of another certificate"] = ("site.yml", files_mode(good_cert, other_key))
-    jobs["expired"] = ("site.yml", files_mode(expired_cert, expired_key))
-    jobs["other names"] = ("site.yml", files_mode(other_cert, other_names_key))
+    jobs.update({extra: ("site.yml", ["-e", extra]) for extra in REAL_RUN_ONLY})
     jobs["deploy control"] = ("deploy.yml", [])
     jobs["apache + mod_wsgi control"] = ("site.yml", ["-e", APACHE_MOD_WSGI])
     jobs["apache + gunicorn control"] = ("site.yml", ["-e", "pydeploy_front_end=apache"])
     jobs["deploy apache + mod_wsgi control"] = ("deploy.yml", ["-e", APACHE_MOD_WSGI])
     jobs["nginx + uwsgi control"] = ("site.yml", ["-e", NGINX_UWSGI])
     jobs["deploy nginx + uwsgi control"] = ("deploy.yml", ["-e", NGINX_UWSGI])
-    jobs["nginx + mod_wsgi"] = ("site.yml", ["-e", "pydeploy_app_server=mod_wsgi"])
-    jobs["apache + uwsgi"] = ("site.yml", ["-e", '{"pydeploy_front_end": "apache", "pydeploy_app_server": "uwsgi"}'])
     # The checks run whatever --tags asks for.
     split = base / "split"
     split.mkdir()
     (split / "group_vars").mkdir()
     (split / "group_vars" / "all").symlink_to(ROOT / "inventories" / "demo" / "group_vars" / "web", target_is_directory=True)
-    reach = {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
     (split / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
-        "lb": {"hosts": {f"{HOST}-lb": {**reach, "ansible_host": f"{HOST}-lb", "pydeploy_private_address": "10.0.0.10"}}},
-        "app": {"hosts": {HOST: {**reach, "ansible_host": HOST, "pydeploy_private_address": "10.0.0.11"}}},
-        "web": {"hosts": {f"{HOST}-web": {**reach, "ansible_host": f"{HOST}-web"}}},
+        "lb": {"hosts": {f"{HOST}-lb": {**REACH, "ansible_host": f"{HOST}-lb", "pydeploy_private_address": "10.0.0.10"}}},
+        "app": {"hosts": {HOST: {**REACH, "ansible_host": HOST, "pydeploy_private_address": "10.0.0.11"}}},
+        "web": {"hosts": {f"{HOST}-web": {**REACH, "ansible_host": f"{HOST}-web"}}},
     }}}))
     jobs.update({f"split {extra}": ("site.yml", ["-e", extra, "--limit", "lb:app"], split) for extra, _ in BAD_SPLIT_INPUT})
     jobs["split control"] = ("site.yml", ["--limit", "lb:app"], split)
@@ -243,13 +311,28 @@ def runs(tmp_path_factory):
     jobs["deploy --tags app control"] = ("deploy.yml", ["--tags", "app"])
     jobs["deploy --tags app"] = ("deploy.yml", ["--tags", "app", "-e", "gunicorn_worker_class=turbo"])
     jobs["site --tags nginx"] = ("site.yml", ["--tags", "nginx", "-e", "nginx_tls_profile=old"])
-    jobs["three roles"] = ("site.yml", ["-e", THREE_ROLES])
-    jobs.update({f"preflight {name}": ("deploy.yml", ["-e", extra]) for name, extra in PREFLIGHT.items()})
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        batches = [
+            pool.submit(run_batch, base, "site-batch", "site.yml", site_cases),
+            pool.submit(run_batch, base, "deploy-batch", "deploy.yml", deploy_cases),
+        ]
         futures = {
             name: pool.submit(run_playbook, job[2] if len(job) > 2 else inventory, job[0], *job[1]) for name, job in jobs.items()
         }
-        return {name: future.result() for name, future in futures.items()}
+        checked = {**batches[0].result(), **batches[1].result()}
+        # For each check task that refused a case of a batch, its first case
+        # in a real run: the playbook stops there, before the host.
+        firsts = {}
+        for case, end in checked.items():
+            playbook = "deploy.yml" if case in deploy_cases else "site.yml"
+            firsts.setdefault((playbook, end["task"]), case)
+        for (playbook, _), case in firsts.items():
+            variables = site_cases.get(case) or deploy_cases[case]
+            futures[f"real {case}"] = pool.submit(run_playbook, inventory, playbook, "-e", json.dumps(variables))
+        results = {name: future.result() for name, future in futures.items()}
+    results["checked"] = checked
+    results["firsts"] = {case: task for (_, task), case in firsts.items()}
+    return results
 
 
 def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
@@ -258,6 +341,31 @@ def stopped_before_the_host(out, first_task=FIRST_ROLE_TASK):
     assert helpers.changed_count(out) == 0, out[-2000:]
     assert first_task not in out, out[-2000:]
     assert re.search(rf"^{HOST}\s+: .*unreachable=0 ", out, re.M), out[-2000:]
+
+
+def failure_of(out):
+    """A real run's failure, from its error on."""
+    return out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
+
+
+def refused(runs, case, named, first_task=FIRST_ROLE_TASK):
+    """The case failed naming `named` (a text its failure holds, or a list of
+    them), before any change: in a real run, the play stopped before the
+    host; in a batch, its host failed in a check and changed nothing."""
+    names = named if isinstance(named, list) else [named]
+    if case in runs:
+        rc, out = runs[case]
+        assert rc != 0, out[-2000:]
+        failure = re.sub(r"\s+", " ", failure_of(out))
+        assert [name for name in names if name not in failure_of(out) and name not in failure] == [], out[-2000:]
+        stopped_before_the_host(out, first_task)
+        return out
+    end = runs["checked"][case]
+    assert end["task"] is not None, f"{case}: no check refused it"
+    message = re.sub(r"\s+", " ", end["msg"])
+    assert [name for name in names if name not in end["msg"] and name not in message] == [], end
+    assert (end["stats"]["changed"], end["stats"]["unreachable"], end["stats"]["failures"]) == (0, 0, 1), end
+    return end["msg"]
 
 
 @pytest.mark.parametrize(
@@ -289,11 +397,23 @@ def test_good_input_goes_on_to_the_host(runs, control, first_task):
 
 @pytest.mark.parametrize(("extra", "named"), BAD_INPUT, ids=[named for _, named in BAD_INPUT])
 def test_bad_variable_fails_before_any_change(runs, extra, named):
-    rc, out = runs[extra]
-    assert rc != 0, out[-2000:]
-    failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
-    assert named in failure, out[-2000:]
-    stopped_before_the_host(out)
+    refused(runs, extra, named)
+
+
+def test_each_check_that_refuses_stops_the_play_before_the_host(runs):
+    # For every check task that refused a case of a batch: that case, given
+    # to the real playbook, fails in the same task, and the play stops there.
+    assert len(runs["firsts"]) >= 8, runs["firsts"]
+    playbooks = {
+        case: FIRST_DEPLOY_TASK if case.startswith("preflight ") else FIRST_ROLE_TASK for case in runs["firsts"]
+    }
+    for case, task in runs["firsts"].items():
+        rc, out = runs[f"real {case}"]
+        assert rc != 0, out[-2000:]
+        assert f"TASK [{task}]" in out and re.search(rf"^(fatal|failed): \[{HOST}[] ]", out[out.rindex(f"TASK [{task}]") :], re.M), (case, out[-2000:])
+        first_line = runs["checked"][case]["msg"].split("\n")[0][:60]
+        assert first_line in failure_of(out), (case, first_line, out[-2000:])
+        stopped_before_the_host(out, playbooks[case])
 
 
 @pytest.mark.parametrize(("extra", "named"), BAD_SPLIT_INPUT, ids=[named for _, named in BAD_SPLIT_INPUT])
@@ -313,20 +433,13 @@ def test_a_host_in_neither_lb_nor_app_is_refused_in_a_split_inventory(runs):
 
 @pytest.mark.parametrize(("case", "message"), BAD_FILES, ids=[case for case, _ in BAD_FILES])
 def test_files_mode_refuses_a_certificate_that_does_not_fit(runs, case, message):
-    rc, out = runs[case]
-    assert rc != 0, out[-2000:]
-    assert message in out, out[-2000:]
-    stopped_before_the_host(out)
+    refused(runs, case, message)
 
 
 @pytest.mark.parametrize("name", PREFLIGHT)
 def test_preflight_check_fails_before_any_change(runs, name):
-    rc, out = runs[f"preflight {name}"]
     check = name.split()[0]
-    assert rc != 0, out[-2000:]
-    assert f"Preflight checks failed: {check}" in out, out[-2000:]
-    assert "To waive a check knowingly" in out
-    stopped_before_the_host(out, FIRST_DEPLOY_TASK)
+    refused(runs, f"preflight {name}", [f"Preflight checks failed: {check}", "To waive a check knowingly"], FIRST_DEPLOY_TASK)
 
 
 @pytest.mark.parametrize(
@@ -337,34 +450,18 @@ def test_preflight_check_fails_before_any_change(runs, name):
     ],
 )
 def test_bad_variable_fails_whatever_the_tags(runs, case, named, first_task):
-    rc, out = runs[case]
-    assert rc != 0, out[-2000:]
-    failure = out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :]
-    assert named in failure, out[-2000:]
-    stopped_before_the_host(out, first_task)
+    refused(runs, case, named, first_task)
 
 
 def test_every_role_with_bad_input_is_named_at_once(runs):
     # One task checks every role: the run names each failing role's variable, not the first only.
-    rc, out = runs["three roles"]
-    assert rc != 0, out[-2000:]
-    failure = re.sub(r"\s+", " ", out[out.find("[ERROR]") :] if "[ERROR]" in out else out[out.find("fatal:") :])
-    assert [named for named in THREE_ROLES_NAMED if named not in failure] == [], out[-2000:]
-    stopped_before_the_host(out)
+    refused(runs, "three roles", THREE_ROLES_NAMED)
 
 
 def test_a_pair_that_is_not_a_stack_is_refused_naming_both_and_the_valid_ones(runs):
-    rc, out = runs["nginx + mod_wsgi"]
-    assert rc != 0, out[-2000:]
-    assert 'pydeploy_front_end "nginx" with pydeploy_app_server "mod_wsgi" is not a stack' in out, out[-2000:]
-    assert VALID_PAIRS in out
-    stopped_before_the_host(out)
-    rc, out = runs["apache + uwsgi"]
-    assert rc != 0, out[-2000:]
-    assert 'pydeploy_front_end "apache" with pydeploy_app_server "uwsgi" is not a stack' in out, out[-2000:]
-    stopped_before_the_host(out)
-    rc, out = runs["pydeploy_front_end=caddy"]
-    assert VALID_PAIRS in out, out[-2000:]
+    refused(runs, "nginx + mod_wsgi", ['pydeploy_front_end "nginx" with pydeploy_app_server "mod_wsgi" is not a stack', VALID_PAIRS])
+    refused(runs, "apache + uwsgi", ['pydeploy_front_end "apache" with pydeploy_app_server "uwsgi" is not a stack', VALID_PAIRS])
+    refused(runs, "pydeploy_front_end=caddy", VALID_PAIRS)
 
 
 @pytest.mark.parametrize(
