@@ -6,7 +6,8 @@ import pathlib
 import pytest
 import yaml
 
-ROLES = sorted(p for p in (pathlib.Path(__file__).parent.parent / "roles").iterdir() if p.is_dir())
+ROOT = pathlib.Path(__file__).parent.parent
+ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
 def load(path):
@@ -49,6 +50,11 @@ def test_validate_entry_point_matches_main(role):
 
 # What pydeploy.wsgi.check_inputs (plugins/action/check_inputs.py) reads.
 CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+CHECK_KEYS = {"ok", "msg", "loop", "when", "gate", "warn"}
+
+
+def is_template(text):
+    return text.strip().startswith("{{") and text.strip().endswith("}}")
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
@@ -59,8 +65,8 @@ def test_checks_are_templates_with_a_message(role):
     assert set(checks) <= CHECKS_KEYS, set(checks) - CHECKS_KEYS
     assert checks.get("checks"), "no checks"
     for check in checks["checks"]:
-        assert set(check) <= {"ok", "msg", "loop"} and {"ok", "msg"} <= set(check), check
-        assert check["ok"].strip().startswith("{{") and check["ok"].strip().endswith("}}"), check["ok"]
+        assert set(check) <= CHECK_KEYS and {"ok", "msg"} <= set(check), check
+        assert is_template(check["ok"]) and is_template(check.get("when", "{{ true }}")), check
         # The message names a variable of the role (or a shared pydeploy_ one).
         assert f"{role.name}_" in check["msg"] or "pydeploy_" in check["msg"], check["msg"]
     for check in (checks.get("preflight") or {}).get("checks", []):
@@ -69,3 +75,16 @@ def test_checks_are_templates_with_a_message(role):
         assert set(task) == {"file", "when"} and (role / "tasks" / f"{task['file']}.yml").is_file(), task
     # The role's own entry points run them too (the playbooks include them after their one check task).
     assert ("include_tasks" in (role / "tasks" / "validate.yml").read_text()) == bool(checks.get("tasks")), role.name
+
+
+def test_the_playbooks_checks_are_templates_with_a_message():
+    # The playbooks' own checks (playbooks/checks/inputs.yml, read by the
+    # check_inputs task of playbooks/tasks/check-inputs.yml): as a role's.
+    checks = load(ROOT / "playbooks" / "checks" / "inputs.yml")
+    assert set(checks) == {"vars", "checks"}
+    assert len(checks["checks"]) >= 15
+    for check in checks["checks"]:
+        assert set(check) <= CHECK_KEYS and {"ok", "msg"} <= set(check), check
+        assert is_template(check["ok"]) and is_template(check.get("when", "{{ true }}")), check
+        assert not (check.get("gate") and check.get("warn")), check
+    assert "playbooks/checks/inputs.yml" in (ROOT / "playbooks" / "tasks" / "check-inputs.yml").read_text()

@@ -2,7 +2,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Action of pydeploy.wsgi.check_inputs: every listed role's input, in one task.
 
-For each role of this collection listed, in order: its variables (its
+First the play's own checks, if named (a checks file of the collection);
+where they fail, no role is checked. Then, for each role of this collection listed, in order: its variables (its
 defaults under what the play has, its vars/main.yml over them where the play
 has not loaded them already) are validated against the role's argument spec
 (the entry point asked for, "validate" by default), then its checks
@@ -19,13 +20,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_roles, options, provided, role_variables
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_checks, load_roles, options, provided, role_variables
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("roles", "entry_point"))
+    _VALID_ARGS = frozenset(("roles", "entry_point", "checks"))
 
     def _spec_errors(self, role, entry_point, templar, variables):
         result = ArgumentSpecValidator(options(role, entry_point)).validate(
@@ -46,15 +47,23 @@ class ActionModule(ActionBase):
             raise AnsibleError(f"pydeploy.wsgi.check_inputs: a check gave {value!r}, not true or false: {template!r}")
         return value
 
-    def _check_errors(self, role, templar, variables, warnings):
-        checks = role["checks"]
+    def _check_errors(self, checks, templar, variables, warnings):
         errors = []
         for check in checks.get("checks") or []:
+            if "when" in check and not self._holds(templar, check["when"], variables, None):
+                continue
             # A check with a loop is evaluated for each item, as item.
             extras = [{"item": item} for item in self._evaluate(templar, check["loop"], variables, None)] if "loop" in check else [{}]
+            failed = False
             for extra in extras:
                 if not self._holds(templar, check["ok"], variables, extra):
-                    errors.append(" ".join(str(self._evaluate(templar, check["msg"], variables, extra)).split()))
+                    message = " ".join(str(self._evaluate(templar, check["msg"], variables, extra)).split())
+                    # A warning only; or an error.
+                    (warnings if check.get("warn") else errors).append(message)
+                    failed = not check.get("warn")
+            if failed and check.get("gate"):
+                # The checks after it read what it checks.
+                return errors
         preflight = checks.get("preflight")
         if preflight:
             # Named checks an operator may waive knowingly, by listing their names.
@@ -85,7 +94,16 @@ class ActionModule(ActionBase):
         failures = []
         warnings = []
         tasks = []
-        for role in roles:
+        if self._task.args.get("checks"):
+            # The play's own checks, on the play's variables.
+            checks = load_checks(self._loader, self._task.args["checks"])
+            play_vars = {**task_vars, **(checks.get("vars") or {})}
+            try:
+                failures.extend(self._check_errors(checks, self._templar.copy_with_new_env(available_variables=play_vars), play_vars, warnings))
+            except (AnsibleUndefinedVariable, AnsibleTemplateError) as ex:
+                failures.append(f"could not check the input: {ex.message}")
+        shared_failed = bool(failures)
+        for role in roles if not shared_failed else []:
             templar_vars = variables
             local = role["checks"].get("vars") or {}
             if local:
@@ -94,7 +112,7 @@ class ActionModule(ActionBase):
             try:
                 errors = self._spec_errors(role, entry_point, role_templar, templar_vars)
                 if not errors:
-                    errors = self._check_errors(role, role_templar, templar_vars, warnings)
+                    errors = self._check_errors(role["checks"], role_templar, templar_vars, warnings)
                 if not errors:
                     # The checks that need a module: the role's tasks files, for the play to include.
                     tasks.extend(
@@ -107,7 +125,7 @@ class ActionModule(ActionBase):
             failures.extend(f"{role['name']}: {error}" for error in errors)
 
         result["changed"] = False
-        result["checked_roles"] = names
+        result["checked_roles"] = names if not shared_failed else []
         result["tasks"] = tasks
         if warnings:
             result["warnings"] = warnings

@@ -9,13 +9,16 @@ DOCUMENTATION = r"""
 module: check_inputs
 short_description: Check the input of this collection's roles, every role in one task
 description:
-  - For each role listed, in order, validates the variables the role would see against its argument spec
+  - First evaluates the play's own checks, if O(checks) names a checks file; where they fail, no role is checked.
+  - Then, for each role listed, in order, validates the variables the role would see against its argument spec
     (C(meta/argument_specs.yml), the entry point O(entry_point)), then evaluates its checks
     (C(meta/checks.yml)); every failure of every role is named at once, prefixed by the role.
   - The variables are the role's defaults below the play's variables, and its C(vars/main.yml) where the play
     does not have them already (a play that imports the role has them).
   - A role's C(meta/checks.yml) holds C(checks), a list of C(ok) (a template giving true or false) and C(msg)
-    (what is wrong, naming the variable), optionally with a C(loop) whose items each check sees as C(item);
+    (what is wrong, naming the variable), optionally with a C(loop) whose items each check sees as C(item),
+    a C(when) (a template; the check is skipped where it gives false), C(gate) (where such a check fails, no
+    later check is evaluated, since they read what it checks) or C(warn) (a failing such check only warns);
     C(vars), helper variables for its templates; C(preflight), named checks an operator may waive by listing
     their names in the variable C(preflight.waivers) names (a waived check gives a warning); and C(tasks), the
     role's tasks files (C(file), without C(.yml)) to run after the checks when their C(when) holds, for the checks
@@ -34,6 +37,13 @@ options:
     description: The argument spec entry point the variables are validated against.
     type: str
     default: validate
+  checks:
+    description:
+      - The play's own checks, evaluated on the play's variables before the roles'; a file of this collection, named
+        by its path in the collection (V(playbooks/checks/inputs.yml), the playbooks' checks of the shared variables).
+      - It holds C(checks) and C(vars), as a role's C(meta/checks.yml) does.
+    type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -53,6 +63,11 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Check the playbooks' shared variables and the input of the roles a play runs, before any change
+  pydeploy.wsgi.check_inputs:
+    checks: playbooks/checks/inputs.yml
+    roles: [pydeploy.wsgi.app, pydeploy.wsgi.gunicorn]
+
 - name: Check the input of the roles a play runs, before any change
   pydeploy.wsgi.check_inputs:
     roles: [pydeploy.wsgi.app, pydeploy.wsgi.gunicorn]

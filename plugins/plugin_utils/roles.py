@@ -34,6 +34,18 @@ def _load(loader, role_dir, *parts, required=True):
     return data
 
 
+def load_checks(loader, path):
+    """A checks file of this collection other than a role's (the playbooks'
+    own: playbooks/checks/inputs.yml), by its path in the collection."""
+    if not isinstance(path, str) or os.path.isabs(path) or os.path.normpath(path) != path or path.startswith(".."):
+        raise AnsibleError(f"pydeploy.wsgi: checks names a file by its path in the collection (got {path!r})")
+    checks = _load(loader, COLLECTION_DIR, path)
+    unknown = set(checks) - {"vars", "checks"}
+    if unknown:
+        raise AnsibleError(f"pydeploy.wsgi: {path}: unknown keys {sorted(unknown)}")
+    return checks
+
+
 def load_role(loader, name):
     """One role of this collection, pydeploy.wsgi.<role>: its name, short
     name, defaults, vars, argument specs and checks."""

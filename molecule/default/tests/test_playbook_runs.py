@@ -10,9 +10,12 @@ on the controller, in tests/test_bad_input.py.
 """
 
 import json
+import os
 import pathlib
+import re
 
 import pytest
+import yaml
 from conftest import APP, gunicorn_settings, make_certificate, run_playbook, served_fingerprint
 
 
@@ -54,6 +57,47 @@ def test_shared_settings_nginx_refuses_leave_every_file_and_a_restart_works(host
     assert host.file(link).is_symlink
     assert host.check_output("ls /etc/nginx/conf.d /etc/nginx/sites-available | grep -c '~$' || true") == "0"
     host.check_output(f"systemctl restart nginx {APP}.service")
+    assert http.json("https://localhost/health") == {"status": "healthy"}
+
+
+def test_a_write_that_fails_after_an_apply_in_the_same_play_is_told_as_such(host, http, tmp_path):
+    # Issue 27: a failed write was told as what the front end's test or its
+    # health check said (in a play that applies it twice, the first apply's
+    # answers), the real error lost.
+    # The second apply cannot write its files (their folder moved away).
+    site, shared = "/etc/nginx/sites-available/hello.conf", "/etc/nginx/conf.d"
+    root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    nginx = {"ansible.builtin.include_role": {"name": "pydeploy.wsgi.nginx", "tasks_from": "run"}}
+    play = tmp_path / "twice.yml"
+    play.write_text(yaml.safe_dump([{
+        "name": "Apply Nginx twice",
+        "hosts": "web",
+        "become": True,
+        "vars_files": [f"{root}/playbooks/vars/wiring.json"],
+        "tasks": [
+            {"name": "First apply, a header changed", **nginx, "vars": {"nginx_extra_headers": {"X-Applied": "twice"}}},
+            {"name": "Move the shared settings' folder away", "ansible.builtin.command": f"mv {shared} {shared}.kept"},
+            {"name": "Second apply", **nginx},
+        ],
+    }]))
+    try:
+        rc, out = run_playbook(str(play))
+    finally:
+        host.check_output(f"test -d {shared} || mv {shared}.kept {shared}")
+    flat = re.sub(r"\s+", " ", out)
+    assert rc != 0, out[-3000:]
+    assert (
+        "The Nginx configuration of hello was not applied: its files could not be written:"
+        " Destination directory /etc/nginx/conf.d does not exist"
+    ) in flat, out[-3000:]
+    assert "nginx -t said" not in flat and "health check through Nginx" not in flat, out[-3000:]
+    assert "keeps its previous configuration" in flat, out[-3000:]
+    # The failed write applied nothing again: the first apply's files stand.
+    assert re.search(r"Apply the previous files again\] \**\s+skipping:", out), out[-3000:]
+    assert "X-Applied" in host.file(site).content_string
+    rc, out = run_playbook("site.yml", "--tags", "nginx")
+    assert rc == 0, out[-3000:]
+    assert "X-Applied" not in host.file(site).content_string
     assert http.json("https://localhost/health") == {"status": "healthy"}
 
 

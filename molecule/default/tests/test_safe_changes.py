@@ -221,7 +221,7 @@ def test_config_written_but_not_applied_is_applied_by_the_next_run(host, http):
     assert set(worker_pids(host)).isdisjoint(workers)
     # Cut short after Nginx's files are written, before the reload.
     header = ["--tags", "nginx", "-e", '{"nginx_extra_headers": {"X-Pydeploy-Run": "completed"}}']
-    rc, out = run_playbook("site.yml", *header, interrupt_at="Reload Nginx (open connections")
+    rc, out = run_playbook("site.yml", *header, interrupt_at="Reload, open connections finishing, Nginx")
     assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
     _, headers, _ = http.get("https://localhost/health")
     assert "x-pydeploy-run" not in headers
