@@ -69,7 +69,8 @@ ensure_venv() {
   # file PYDEPLOY_REQUIREMENTS names (scripts/cores: the same tools on
   # another ansible-core). Built once per requirements and Python in
   # PYDEPLOY_DEV_CACHE, marked complete last (a cut build is built again),
-  # and never changed after: PYDEPLOY_VENV links to it.
+  # and not rebuilt after (bench/run adds its plotting library to it):
+  # PYDEPLOY_VENV links to it.
   local requirements=${PYDEPLOY_REQUIREMENTS:-$PYDEPLOY_ROOT/requirements.txt} key venv
   key=$({ cat "$requirements"; python3 -VV; } | sha256sum | cut -c1-16)
   venv="$PYDEPLOY_DEV_CACHE/venvs/$key"
