@@ -96,10 +96,12 @@ ensure_venv() {
     mkdir -p "$(dirname "$PYDEPLOY_VENV")"
     ln -sfn "$venv" "$PYDEPLOY_VENV"
   fi
-  # Once: ansible-lint warns of a broken setup when PATH holds it twice.
+  # Once, and the virtualenv's own folder rather than the link's:
+  # ansible-lint warns of a broken setup when PATH holds it twice, or lacks
+  # its Python's folder as that Python names it.
   case ":$PATH:" in
-    *":$PYDEPLOY_VENV/bin:"*) ;;
-    *) export PATH="$PYDEPLOY_VENV/bin:$PATH" ;;
+    *":$venv/bin:"*) ;;
+    *) export PATH="$venv/bin:$PATH" ;;
   esac
   export ANSIBLE_CONFIG="$PYDEPLOY_ROOT/ansible.cfg"
 }
