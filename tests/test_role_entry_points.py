@@ -4,6 +4,7 @@ pydeploy.wsgi.check_inputs task, then the role's checks that need a module.
 Runs on the controller only (connection local, nothing changed)."""
 
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -67,3 +68,38 @@ def test_a_role_alone_runs_its_checks_that_need_a_module(tmp_path, other_names, 
         assert rc != 0 and message in out, out[-2000:]
     else:
         assert rc == 0, out[-2000:]
+
+
+# The guarded role's input: what a unit of the operator's own would give it.
+GUARDED = {
+    "guarded_name": "Nginx",
+    "guarded_what": "The status site",
+    "guarded_files": [{"src": "/srv/templates/status.conf.j2", "dest": "/etc/nginx/sites-available/status.conf"}],
+    "guarded_links": {"/etc/nginx/sites-enabled/status.conf": "/etc/nginx/sites-available/status.conf"},
+    "guarded_test": ["nginx", "-t"],
+    "guarded_service": "nginx.service",
+    "guarded_record": "/var/lib/pydeploy/nginx-status.applied",
+    "guarded_health": {"endpoint": "http://127.0.0.1:8081", "path": "/status"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({}, None),
+        # Hostile paths: out of a folder, relative, a line break.
+        ({"guarded_files": [{"src": "status.conf.j2", "dest": "/etc/nginx/../cron.d/x"}]}, "need absolute, normalised paths"),
+        ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
+        ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
+        ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
+        ({"guarded_service": "nginx; reboot"}, "guarded_service a systemd service"),
+        ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload"),
+    ],
+)
+def test_the_guarded_role_alone_checks_its_input(tmp_path, change, message):
+    rc, out = check(tmp_path, "guarded", json.dumps({**GUARDED, **change}))
+    if message is None:
+        assert rc == 0, out[-2000:]
+    else:
+        assert rc != 0, out[-2000:]
+        assert message in out, out[-2000:]
