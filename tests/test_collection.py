@@ -114,7 +114,7 @@ def test_sanity_ignores_only_the_license_header():
     ignores = sorted((ROOT / "tests" / "sanity").glob("ignore-*.txt"))
     # One for each ansible-core release tested (ansible-test reads the
     # file of its own release only).
-    assert {path.name for path in ignores} == {f"ignore-{release}.txt" for release in tested_core_releases()}
+    assert {path.name for path in ignores} == {f"ignore-{release}.txt" for release in core_releases_tested()}
     for ignore in ignores:
         entries = [line.split("#")[0].split() for line in ignore.read_text().splitlines()]
         assert sorted(path for path, _ in entries) == modules, ignore.name
@@ -137,7 +137,7 @@ def test_changelog_is_the_one_antsibull_changelog_writes(tmp_path):
     assert version in yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
 
 
-def tested_core_pins():
+def core_pins_tested():
     """{release line: (ansible-core pin, ansible pin)} of every ansible-core
     tested: requirements.txt's (every step) and tests/ansible-cores.txt's
     (scripts/cores)."""
@@ -152,8 +152,8 @@ def tested_core_pins():
     return tested
 
 
-def tested_core_releases():
-    return sorted(tested_core_pins(), key=lambda release: tuple(map(int, release.split("."))))
+def core_releases_tested():
+    return sorted(core_pins_tested(), key=lambda release: tuple(map(int, release.split("."))))
 
 
 def test_readme_controller_versions_are_the_tested_ones():
@@ -166,8 +166,8 @@ def test_readme_controller_versions_are_the_tested_ones():
         for cells in ([cell.strip() for cell in line.strip().strip("|").split("|")] for line in section.splitlines() if line.startswith("|"))
         if len(cells) == 2
     }
-    pins = tested_core_pins()
-    releases = tested_core_releases()
+    pins = core_pins_tested()
+    releases = core_releases_tested()
     requires = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"]
     assert rows["ansible-core"].startswith(", ".join(releases) + " "), rows["ansible-core"]
     assert requires in rows["ansible-core"], rows["ansible-core"]

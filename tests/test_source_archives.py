@@ -204,3 +204,39 @@ def test_a_source_folder_given_as_a_link_is_packed_as_the_folder(tmp_path):
         top = archive.getmember(".")
         assert top.isdir(), top.type
         assert archive.extractfile("./marker.txt").read() == b"through a link"
+
+
+def load_pack_source():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pack_source_action", ROOT / "plugins" / "action" / "pack_source.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_file_another_run_renames_while_old_ones_are_removed_is_passed_over(tmp_path, monkeypatch):
+    # Side by side, a run lists the cache while another run renames its .part
+    # file to its archive, or removes the same old file: the entry is gone by
+    # the time it is looked at, and that is no error (CI once failed here).
+    pack_source = load_pack_source()
+    two_days_ago = time.time() - 2 * 86400
+    old = tmp_path / "dir-0123.tar.gz"
+    old.write_text("old")
+    os.utime(old, (two_days_ago, two_days_ago))
+    renamed = tmp_path / "dir-x8cxt22v.tar.gz.part"
+    renamed.write_text("another run's, being renamed")
+    removed_by_another = tmp_path / "git-4567.tar.gz"
+    removed_by_another.write_text("old too")
+    os.utime(removed_by_another, (two_days_ago, two_days_ago))
+    real_scandir = os.scandir
+
+    def scandir_then_the_others_act(path):
+        entries = list(real_scandir(path))
+        renamed.rename(tmp_path / "dir-cdef.tar.gz")
+        removed_by_another.unlink()
+        return iter(entries)
+
+    monkeypatch.setattr(pack_source.os, "scandir", scandir_then_the_others_act)
+    assert pack_source.remove_old(str(tmp_path), time.time()) == ["dir-0123.tar.gz"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dir-cdef.tar.gz"]

@@ -104,10 +104,16 @@ def remove_old(dest, now):
     its own moments ago. Returns their names."""
     removed = []
     for entry in os.scandir(dest):
-        if entry.name.endswith((".tar.gz", ".tar.gz.part")) and entry.is_file(follow_symlinks=False):
+        if not (entry.name.endswith((".tar.gz", ".tar.gz.part")) and entry.is_file(follow_symlinks=False)):
+            continue
+        # Another run side by side may rename its .part file, or remove the
+        # same old archive, between the listing and this look: gone is fine.
+        try:
             if now - entry.stat(follow_symlinks=False).st_mtime > DAY:
                 os.unlink(entry.path)
                 removed.append(entry.name)
+        except FileNotFoundError:
+            continue
     return sorted(removed)
 
 
