@@ -4,6 +4,7 @@ their own folder, never an archive another run wrote."""
 
 import concurrent.futures
 import os
+import stat
 import time
 import pathlib
 import subprocess
@@ -32,8 +33,8 @@ PLAYBOOK = """
 
 
 def pack(playbook, cache, src, report):
-    # The role's main tasks make the cache folder before any source is packed.
-    cache.mkdir(exist_ok=True)
+    # The action makes the cache folder where it is missing (runs side by
+    # side may both find it so).
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     cmd = [
         "ansible-playbook", "-i", "localhost,", str(playbook),
@@ -58,6 +59,8 @@ def test_runs_side_by_side_each_ship_their_own_folder(tmp_path):
         futures = {name: pool.submit(pack, playbook, cache, src, tmp_path / f"{name}.report") for name, src in sources.items()}
         reports = {name: future.result() for name, future in futures.items()}
     assert len({artifact for artifact, _ in reports.values()}) == 4, reports
+    # The cache folder they made is the controller user's only.
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     for name, (artifact, _) in reports.items():
         with tarfile.open(artifact) as archive:
             assert archive.extractfile("./marker.txt").read().decode() == name * 1000, artifact

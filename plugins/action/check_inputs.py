@@ -20,7 +20,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_checks, load_roles, options, provided, role_variables
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_checks, load_roles, options, provided, resolved, role_variables
 
 
 class ActionModule(ActionBase):
@@ -88,7 +88,8 @@ class ActionModule(ActionBase):
         names = self._task.args.get("roles")
         entry_point = self._task.args.get("entry_point", "validate")
         roles = load_roles(self._loader, names)
-        variables = role_variables(roles, task_vars)
+        # The roles' options, and the variables they read, templated once each.
+        variables = resolved(self._templar, role_variables(roles, task_vars), [name for role in roles for name in options(role, entry_point)])
         templar = self._templar.copy_with_new_env(available_variables=variables)
 
         failures = []

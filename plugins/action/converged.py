@@ -23,7 +23,7 @@ import json
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import collection_digest, load_roles, provided, role_variables
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import collection_digest, load_roles, options, provided, resolved, role_variables
 
 # What every role's state depends on: the installed packages, the accounts.
 BASE_WATCH = {"files": ["/var/lib/dpkg/status", "/etc/passwd", "/etc/group"]}
@@ -66,7 +66,11 @@ class ActionModule(ActionBase):
             if not isinstance(extra, dict):
                 raise AnsibleError("pydeploy.wsgi.converged: inputs must be a mapping of names to values")
             roles = load_roles(self._loader, args.get("roles") or [])
-            variables = role_variables(roles, task_vars)
+            # What is digested below, and the variables it reads, templated once each.
+            variables = resolved(self._templar, role_variables(roles, task_vars), [
+                name for role in roles
+                for name in [*options(role, "validate"), f"__{role['short']}_controller_files", f"__{role['short']}_watch"]
+            ])
             templar = self._templar.copy_with_new_env(available_variables=variables)
             facts = task_vars.get("ansible_facts") or {}
             inputs = {

@@ -129,8 +129,18 @@ class ActionModule(ActionBase):
         dest, src, git_dir = (expand(args.get(name)) for name in ("dest", "src", "git_dir"))
         prefix = args.get("prefix")
         excludes = args.get("excludes") or []
-        if not dest or not os.path.isdir(dest):
-            raise AnsibleActionFail(f"pack_source: dest must be an existing folder on the controller (got {dest!r})")
+        if not dest:
+            raise AnsibleActionFail("pack_source: dest must be a folder on the controller")
+        if not os.path.isdir(dest):
+            # The controller's cache of the app's sources: its owner's only.
+            try:
+                os.makedirs(dest, mode=0o700)
+            except FileExistsError:
+                pass
+            except OSError as ex:
+                raise AnsibleActionFail(f"pack_source: could not make the folder {dest} on the controller: {ex.strerror}") from ex
+        if not os.path.isdir(dest):
+            raise AnsibleActionFail(f"pack_source: dest {dest} is not a folder on the controller")
         if not isinstance(prefix, str) or not prefix.isidentifier():
             raise AnsibleActionFail(f"pack_source: prefix must be a word such as dir or git (got {prefix!r})")
         if bool(src) == bool(git_dir):

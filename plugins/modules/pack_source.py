@@ -33,7 +33,9 @@ options:
     description: The commit (a hash, branch or tag) of O(git_dir) to pack.
     type: str
   dest:
-    description: The existing folder on the controller the archive goes to.
+    description:
+      - The folder on the controller the archive goes to.
+      - Made, only its owner may enter it, when it does not exist (its parents as well).
     type: path
     required: true
   prefix:

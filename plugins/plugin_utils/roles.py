@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 
 COLLECTION = "pydeploy.wsgi."
 # This file is <collection>/plugins/plugin_utils/roles.py.
@@ -95,6 +96,70 @@ def options(role, entry_point):
     if spec is None:
         raise AnsibleError(f"pydeploy.wsgi: {role['name']} has no argument spec entry point {entry_point!r}")
     return spec.get("options") or {}
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _strings(value):
+    """The strings a variable's value holds, nested ones included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _references(value, candidates):
+    """The candidate variables a value's templates may read (every name in
+    them that is one: a superset, which is all the order below needs)."""
+    names = set()
+    for text in _strings(value):
+        if "{{" in text or "{%" in text:
+            names.update(name for name in _NAME.findall(text) if name in candidates)
+    return names
+
+
+def resolved(templar, variables, names):
+    """variables with the named ones, and the variables their templates read
+    (transitively), templated once each, those they read first: a chain
+    such as nginx_server_names -> __pydeploy_server_names ->
+    pydeploy_server_names is then rendered once, not again at every
+    variable and check that reads it (ansible-core keeps no compiled
+    templates; the roles' options read the shared values through such
+    chains, hundreds of times a host). What fails to render is left as it
+    was: it fails where it is read, in its role's context, as before."""
+    templated = {name for name, value in variables.items() if any("{{" in text or "{%" in text for text in _strings(value))}
+    wanted, todo = set(), [name for name in names if name in templated]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(_references(variables[name], templated) - wanted)
+    reads = {name: _references(variables[name], wanted) - {name} for name in wanted}
+    done = dict(variables)
+    # Level by level: each level's variables read only those of the levels before.
+    remaining = set(wanted)
+    while remaining:
+        level = sorted(name for name in remaining if not reads[name] & remaining)
+        if not level:
+            # A cycle (or a name read both ways): left to Ansible, as before.
+            break
+        level_templar = templar.copy_with_new_env(available_variables=done)
+        try:
+            done.update(level_templar.template({name: variables[name] for name in level}))
+        except (AnsibleUndefinedVariable, AnsibleTemplateError):
+            for name in level:
+                try:
+                    done[name] = level_templar.template(variables[name])
+                except (AnsibleUndefinedVariable, AnsibleTemplateError):
+                    pass
+        remaining.difference_update(level)
+    return done
 
 
 def provided(role, entry_point, templar, variables):
