@@ -83,6 +83,29 @@ GUARDED = {
 }
 
 
+# An app server's: its files keyed, its socket, a trial of a new configuration.
+GUARDED_SOCKET = {
+    "guarded_files": [
+        {"src": "/srv/t/app.ini.j2", "dest": "/etc/hello/app.ini", "key": "config"},
+        {"src": "/srv/t/hello.socket.j2", "dest": "/etc/systemd/system/hello.socket", "key": "socket"},
+        {"src": "/srv/t/hello.service.j2", "dest": "/etc/systemd/system/hello.service", "key": "service"},
+    ],
+    "guarded_links": {},
+    "guarded_test": [],
+    "guarded_apply": "socket",
+    "guarded_service": "hello.service",
+    "guarded_socket": "hello.socket",
+    "guarded_reload_on": ["config"],
+    "guarded_trial": {
+        "on": ["config"], "unit": "hello-config-trial", "socket": "/run/hello-config-trial/trial.sock",
+        "endpoint": "unix:/run/hello-config-trial/trial.sock", "command": ["/srv/hello/current/venv/bin/server", "--config=/etc/hello/app.ini"],
+        "user": "hello", "group": "hello", "env_file": "/etc/hello/env", "chdir": "/srv/hello/current",
+    },
+    "guarded_record": "/var/lib/pydeploy/hello.applied",
+    "guarded_health": {"endpoint": "unix:/run/hello/app.sock", "path": "/health", "unit": "hello.service"},
+}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -92,8 +115,17 @@ GUARDED = {
         ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
         ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
         ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
-        ({"guarded_service": "nginx; reboot"}, "guarded_service a systemd service"),
-        ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload"),
+        ({"guarded_service": "nginx; reboot"}, "guarded_service must be a systemd service"),
+        ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload, socket"),
+        ({"guarded_test": []}, "guarded_apply reload needs guarded_test"),
+        # An app server behind its socket.
+        (GUARDED_SOCKET, None),
+        ({**GUARDED_SOCKET, "guarded_socket": "hello.service"}, "guarded_apply socket needs guarded_socket, a systemd socket unit"),
+        ({**GUARDED_SOCKET, "guarded_files": [{"src": "/srv/t/app.ini.j2", "dest": "/etc/hello/app.ini"}]}, "and a key on every file"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "user": None}}, "guarded_trial needs on, unit, socket"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "socket": "/run/hello.sock"}},
+         "guarded_trial.socket a socket in a folder of its own under /run"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "unit": "x;reboot"}}, "guarded_trial.unit must be a unit name"),
     ],
 )
 def test_the_guarded_role_alone_checks_its_input(tmp_path, change, message):

@@ -136,7 +136,7 @@ def test_gunicorn_setting_gunicorn_refuses_never_reaches_the_service(host, http)
         assert named in out, out[-3000:]
         # The role's own failure, not a rescue tripping over a variable the
         # failed write never set.
-        assert "is undefined" not in out and "failed its health check (this run changed none" in out, out[-3000:]
+        assert "is undefined" not in out and f"The Gunicorn configuration of {APP} was not applied: its files could not be written: failed to validate" in out, out[-3000:]
         assert host.file(conf).content_string == before
     assert host.check_output(f"systemctl show -p MainPID --value {APP}.service") == master
     host.check_output(f"systemctl restart {APP}.service")

@@ -211,7 +211,7 @@ def test_config_written_but_not_applied_is_applied_by_the_next_run(host, http):
     # Cut short after Gunicorn's configuration is written and tried, before
     # the reload: the next run reloads (new workers, the same master).
     gunicorn = ["--tags", "gunicorn", "-e", "gunicorn_timeout=31"]
-    rc, out = run_playbook("site.yml", *gunicorn, interrupt_at="Reload Gunicorn")
+    rc, out = run_playbook("site.yml", *gunicorn, interrupt_at="Reload, new workers, running requests finishing, Gunicorn")
     assert rc != 0 and "INTERRUPTING before" in out, out[-3000:]
     assert "timeout = 31" in host.file(CONF).content_string
     pid, workers = main_pid(host), worker_pids(host)
