@@ -97,8 +97,7 @@ GUARDED_SOCKET = {
     "guarded_socket": "hello.socket",
     "guarded_reload_on": ["config"],
     "guarded_trial": {
-        "on": ["config"], "unit": "hello-config-trial", "socket": "/run/hello-config-trial/trial.sock",
-        "endpoint": "unix:/run/hello-config-trial/trial.sock", "command": ["/srv/hello/current/venv/bin/server", "--config=/etc/hello/app.ini"],
+        "on": ["config"], "protocol": "unix", "command": ["/srv/hello/current/venv/bin/server", "--config=/etc/hello/app.ini", "--bind=unix:{socket}"],
         "user": "hello", "group": "hello", "env_file": "/etc/hello/env", "chdir": "/srv/hello/current",
     },
     "guarded_record": "/var/lib/pydeploy/hello.applied",
@@ -122,10 +121,10 @@ GUARDED_SOCKET = {
         (GUARDED_SOCKET, None),
         ({**GUARDED_SOCKET, "guarded_socket": "hello.service"}, "guarded_apply socket needs guarded_socket, a systemd socket unit"),
         ({**GUARDED_SOCKET, "guarded_files": [{"src": "/srv/t/app.ini.j2", "dest": "/etc/hello/app.ini"}]}, "and a key on every file"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "user": None}}, "guarded_trial needs on, unit, socket"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "socket": "/run/hello.sock"}},
-         "guarded_trial.socket a socket in a folder of its own under /run"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "unit": "x;reboot"}}, "guarded_trial.unit must be a unit name"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "user": None}}, "guarded_trial needs on, protocol, command"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "command": ["/srv/hello/current/venv/bin/server"]}},
+         "guarded_trial.command must name the socket the trial listens on"),
+        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "protocol": "http"}}, "value of protocol must be one of: unix, uwsgi, got: http found in guarded_trial"),
     ],
 )
 def test_the_guarded_role_alone_checks_its_input(tmp_path, change, message):
