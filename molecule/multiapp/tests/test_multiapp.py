@@ -199,9 +199,9 @@ def test_config_change_reloads_without_a_failed_request(host, capsys):
     chat_master = master_pid(host, "chat")
     out = hello_under_stream(host, capsys, "gunicorn.conf.py change (HUP)", "gunicorn_timeout=31")
     # Tried on a Gunicorn of its own first, then a reload, no restart.
-    assert re.search(r"Start a Gunicorn with the new configuration\] \*+\nok", out), out[-3000:]
-    assert re.search(r"Reload Gunicorn \(new workers; running requests finish\)\] \*+\nchanged", out), out[-3000:]
-    assert re.search(r"Restart the service, the socket holding requests meanwhile\] \*+\nskipping", out), out[-3000:]
+    assert re.search(r"Start an instance with the new files, Gunicorn\] \*+\nok", out), out[-3000:]
+    assert re.search(r"Reload, new workers, running requests finishing, Gunicorn\] \*+\nchanged", out), out[-3000:]
+    assert re.search(r"Restart the service, the socket holding requests meanwhile, Gunicorn\] \*+\nskipping", out), out[-3000:]
     # HUP: same master, new workers; the other app untouched.
     assert master_pid(host, "hello") == before_master
     assert set(worker_pids(host, "hello")).isdisjoint(before_workers)
@@ -221,9 +221,9 @@ def test_unit_change_restarts_once_without_a_failed_request(host, capsys):
         '{"gunicorn_sandbox_overrides": {"PrivateDevices": false}}',
     )
     # One restart applies both; the trial and the reload are skipped.
-    assert len(re.findall(r"Restart the service, the socket holding requests meanwhile\] \*+\nchanged", out)) == 1, out[-3000:]
-    assert re.search(r"Reload Gunicorn \(new workers; running requests finish\)\] \*+\nskipping", out), out[-3000:]
-    assert "Start a Gunicorn with the new configuration" not in out
+    assert len(re.findall(r"Restart the service, the socket holding requests meanwhile, Gunicorn\] \*+\nchanged", out)) == 1, out[-3000:]
+    assert re.search(r"Reload, new workers, running requests finishing, Gunicorn\] \*+\nskipping", out), out[-3000:]
+    assert "Start an instance with the new files, Gunicorn" not in out
     assert master_pid(host, "hello") != before_master
     assert master_pid(host, "chat") == chat_master
     assert host.file("/etc/systemd/system/hello.service").contains("^PrivateDevices=no$")
