@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -66,20 +67,57 @@ def test_every_role_has_an_example_in_its_readme():
         assert example in (ROOT / "roles" / role / "README.md").read_text(), f"run scripts/role-docs ({role})"
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_the_example_loads_and_its_roles_accept_its_variables(project, role):
-    rc, out = playbook(project, role, "--syntax-check")
-    assert rc == 0, out[-3000:]
+@pytest.fixture(scope="module")
+def examples(project):
+    """Every example loaded (--syntax-check) and run for its checks, in one
+    playbook that imports each role's play in turn: one ansible-playbook
+    run of each kind instead of one per role (the runs' start is most of
+    their cost); each test reads its role's part."""
+    plays = project / "all-examples.yml"
+    plays.write_text(yaml.safe_dump([{"ansible.builtin.import_playbook": f"{role}.yml"} for role in ROLES]))
+    syntax = playbook(project, "all-examples", "--syntax-check")
     extra = json.dumps({**VAULT, "ansible_become": False})
-    rc, out = playbook(project, role, "--tags", "pydeploy_examples_checks_only", "-e", extra)
+    checks = playbook(project, "all-examples", "--tags", "pydeploy_examples_checks_only", "-e", extra)
+    return syntax, checks
+
+
+def part_of(out, role):
+    """The output of the plays of roles/<role>/examples/play.yml: from its
+    first play's header to the next example's (the recap ends the last);
+    None if its plays never ran (an example before it failed)."""
+    starts = []
+    for name in ROLES:
+        first = yaml.safe_load((ROOT / "roles" / name / "examples" / "play.yml").read_text())[0]
+        found = out.find(f"PLAY [{first['name']}]", starts[-1] if starts else 0)
+        if found < 0:
+            break
+        starts.append(found)
+    index = ROLES.index(role)
+    if index >= len(starts):
+        return None
+    return out[starts[index]:starts[index + 1] if index + 1 < len(starts) else out.find("PLAY RECAP")]
+
+
+def test_the_examples_load_and_run_their_checks_without_a_change(examples):
+    (rc, out), (checks_rc, checks_out) = examples
     assert rc == 0, out[-3000:]
-    plays = yaml.safe_load((project / f"{role}.yml").read_text())
+    assert checks_rc == 0, checks_out[-3000:]
+    assert re.search(r"^localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", checks_out, re.M), checks_out[-3000:]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_example_s_roles_accept_its_variables(examples, role):
+    _, (_, out) = examples
+    example = ROOT / "roles" / role / "examples" / "play.yml"
+    part = part_of(out, role)
+    assert part is not None, f"the plays of {example} never ran: an example before it failed\n{out[-3000:]}"
+    assert not re.search(r"^(fatal|failed): ", part, re.M), part[-3000:]
+    plays = yaml.safe_load(example.read_text())
     for name in [entry if isinstance(entry, str) else entry["role"] for play in plays for entry in play["roles"]]:
         # Ansible's argument spec validation of the role's main entry point,
-        # then the role's checks (tasks/validate.yml).
-        assert f"TASK [{name} : Validating arguments against arg spec 'main'" in out, out[-3000:]
-        assert f"TASK [{name} : Check the role's input]" in out, out[-3000:]
-    assert "changed=0" in out and "failed=0" in out, out[-3000:]
+        # then the role's checks (tasks/validate.yml), in this example's plays.
+        assert f"TASK [{name} : Validating arguments against arg spec 'main'" in part, part[-3000:]
+        assert f"TASK [{name} : Check the role's input]" in part, part[-3000:]
 
 
 def test_the_app_roles_example_would_be_refused_without_its_secret(project):
