@@ -51,6 +51,7 @@ BAD_INPUT = [
     ("pydeploy_wsgi_app=not-an-entry-point", "app_wsgi_app"),
     # Variables no longer read are refused, naming what replaced them.
     ("gunicorn_wsgi_app=wsgi:app", "gunicorn_wsgi_app is no longer read: set pydeploy_wsgi_app"),
+    ("uwsgi_started_argv=[]", "uwsgi_started_argv is no longer read: set app_server_started_argv"),
     ("app_health_socket=/run/hello/gunicorn.sock", "app_health_socket is no longer read"),
     ('{"app_env": {"BAD NAME": "x"}}', "app_env"),
     ('{"nginx_static_locations": [{"location": "/static", "path": "x/"}]}', "nginx_static_locations"),
