@@ -5,8 +5,8 @@ argument spec validation and the role's own checks, run alone with a tag no
 task has: only the tasks tagged always, which are those), and ansible-lint's
 production profile finds nothing in it.
 
-Each play runs from a project of its own, as a user's would be: beside it
-the files it names (the app's folder, a CA certificate), its vault's
+The plays run from a project of their own, as a user's would be: beside them
+the files they name (the app's folder, a CA certificate), their vaults'
 variables given as extra vars, against localhost in the group web.
 """
 
