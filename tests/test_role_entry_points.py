@@ -96,6 +96,7 @@ GUARDED_SOCKET = {
     "guarded_service": "hello.service",
     "guarded_socket": "hello.socket",
     "guarded_reload_on": ["config"],
+    "guarded_directories": [{"path": "/var/log/hello", "owner": "hello", "group": "hello", "mode": "0750"}],
     "guarded_trial": {
         "on": ["config"], "protocol": "unix", "command": ["/srv/hello/current/venv/bin/server", "--config=/etc/hello/app.ini", "--bind=unix:{socket}"],
         "user": "hello", "group": "hello", "env_file": "/etc/hello/env", "chdir": "/srv/hello/current",
@@ -113,6 +114,7 @@ GUARDED_SOCKET = {
         ({"guarded_files": [{"src": "status.conf.j2", "dest": "/etc/nginx/../cron.d/x"}]}, "need absolute, normalised paths"),
         ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
         ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
+        ({"guarded_directories": [{"path": "/var/log/hello/../../../etc", "owner": "hello"}]}, "guarded_directories, guarded_files, guarded_links"),
         ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
         ({"guarded_service": "nginx; reboot"}, "guarded_service must be a systemd service"),
         ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload, socket"),
