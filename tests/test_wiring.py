@@ -90,4 +90,57 @@ def test_the_playbooks_load_the_wiring_as_written():
     assert loaded == written
     for name in ("site.yml", "deploy.yml", "rollback.yml"):
         plays = yaml.safe_load((ROOT / "playbooks" / name).read_text())
+        # rollback.yml is deploy.yml's roll with another step.
+        while len(plays) == 1 and "ansible.builtin.import_playbook" in plays[0]:
+            plays = yaml.safe_load((ROOT / "playbooks" / plays[0]["ansible.builtin.import_playbook"]).read_text())
         assert [play.get("vars_files") for play in plays] == [["vars/wiring.json"]] * len(plays), name
+
+
+# The certificate's paths as each role gets them in site.yml (the tls role
+# imported: its defaults in the play) and in deploy.yml (without it).
+CERT_PLAY = """
+- name: Print the certificate's paths
+  hosts: all
+  gather_facts: false
+  vars_files:
+    - {wiring}
+  tasks:
+    - name: The tls role, as site.yml imports it (its defaults, not its tasks)
+      ansible.builtin.import_role:
+        name: pydeploy.wsgi.tls
+        tasks_from: run
+      when: false
+      tags: [with_tls]
+
+    - name: Print them
+      ansible.builtin.debug:
+        msg:
+          tls: ["{{{{ tls_cert_path | default('') }}}}", "{{{{ tls_key_path | default('') }}}}"]
+          nginx: ["{{{{ nginx_tls_cert_path }}}}", "{{{{ nginx_tls_key_path }}}}"]
+          apache: ["{{{{ apache_tls_cert_path }}}}", "{{{{ apache_tls_key_path }}}}"]
+          health_ca_file: "{{{{ app_health_ca_file }}}}"
+      tags: [always]
+"""
+
+
+@pytest.mark.parametrize("inventory, cert, key", [
+    ({}, "/etc/ssl/pydeploy/shop.example.org.crt", "/etc/ssl/pydeploy/private/shop.example.org.key"),
+    ({"tls_cert_dir": "/etc/pki/shop"}, "/etc/pki/shop/shop.example.org.crt", "/etc/pki/shop/private/shop.example.org.key"),
+    ({"tls_name": "shop"}, "/etc/ssl/pydeploy/shop.crt", "/etc/ssl/pydeploy/private/shop.key"),
+    ({"tls_cert_path": "/etc/pki/shop.pem", "tls_key_path": "/etc/pki/private/shop.pem"}, "/etc/pki/shop.pem", "/etc/pki/private/shop.pem"),
+])
+def test_the_front_ends_read_the_certificate_where_the_tls_role_writes_it(tmp_path, inventory, cert, key):
+    hosts = {"all": {"vars": {"pydeploy_app_name": "shop", "pydeploy_server_names": ["shop.example.org"], **inventory},
+                     "hosts": {"web1": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (tmp_path / "play.yml").write_text(CERT_PLAY.format(wiring=ROOT / "playbooks" / "vars" / "wiring.json"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    for tags in ("all", "always"):  # site.yml (the tls role's defaults in the play), deploy.yml (none)
+        result = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"), "--tags", tags],
+                                capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        tasks = json.loads(result.stdout)["plays"][0]["tasks"]
+        found = tasks[-1]["hosts"]["web1"]["msg"]
+        if tags == "all":
+            assert found["tls"] == [cert, key]
+        assert (found["nginx"], found["apache"], found["health_ca_file"]) == ([cert, key], [cert, key], cert), (tags, found)
