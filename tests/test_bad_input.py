@@ -114,6 +114,9 @@ BAD_INPUT = [
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi", "pydeploy_log_destination": "journal"}',
      "pydeploy_log_destination journal: mod_wsgi runs the app inside Apache"),
     ('{"pydeploy_request_id_trust": "sometimes"}', "pydeploy_request_id_trust must be true or false"),
+    # One switch for the app server: Apache's own, set in an inventory, must agree with it.
+    ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "gunicorn", "apache_backend": "mod_wsgi"}',
+     'apache_backend "mod_wsgi" contradicts pydeploy_app_server "gunicorn" (which makes it proxy)'),
     ('{"nginx_log_format": "json\\nerror_log /tmp/x"}', "nginx_log_format"),
     ('{"pydeploy_front_end": "apache", "apache_log_format": "combined"}', "apache_log_format"),
     ('{"gunicorn_log_destination": "../../etc"}', "gunicorn_log_destination"),
