@@ -115,9 +115,63 @@ mitogen_strategy_env() {
   # third of the wall time of an idempotent site.yml run (side by side,
   # one converged host: 55-57 s against 35-39 s). Over SSH the discovered
   # interpreter is kept in the facts, as with the linear strategy.
-  local strategies
+  #
+  # And only the collections the runs use: on Mitogen every task that runs a
+  # collection's module lists every collection installed (the planner's
+  # _load_collections, in a worker forked afresh for each task) and puts
+  # each on the path it scans the module's imports in; the `ansible`
+  # package's 90-odd collections cost 12-17% of a run's controller CPU
+  # (docs/docsite/rst/benchmarks.rst). Ansible's own strategy is not affected.
+  local strategies collections
   strategies=$(python3 -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__) + "/plugins/strategy")')
-  printf '%s\n' "ANSIBLE_STRATEGY_PLUGINS=$strategies" ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+  collections=$(used_collections)
+  printf '%s\n' "ANSIBLE_STRATEGY_PLUGINS=$strategies" ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
+    "ANSIBLE_COLLECTIONS_PATH=$PYDEPLOY_ROOT/collections:$collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+}
+
+used_collections() {
+  # Prints a folder holding (as links into the active venv's `ansible`
+  # package) the collections the playbooks and the test bed use: galaxy.yml's
+  # dependencies, community.docker (the containers' connection), ansible.posix
+  # (scripts/test --profile's callback) and what each of them depends on.
+  # Made once a venv; several scenarios starting at once each make their own
+  # copy and rename it into place (the first wins, the others are dropped).
+  python3 - "$PYDEPLOY_ROOT/galaxy.yml" <<'PY'
+import hashlib, json, os, shutil, sys, tempfile
+import ansible_collections, yaml
+
+wanted = sorted(yaml.safe_load(open(sys.argv[1]))["dependencies"]) + ["community.docker", "ansible.posix"]
+# A folder per list: another galaxy.yml gets its own.
+folder = os.path.join(sys.prefix, "pydeploy-collections-" + hashlib.sha256(" ".join(wanted).encode()).hexdigest()[:12])
+if not os.path.isdir(folder):
+    installed = {}
+    for root in ansible_collections.__path__:
+        for namespace in sorted(os.listdir(root)):
+            for name in sorted(os.listdir(os.path.join(root, namespace))) if os.path.isdir(os.path.join(root, namespace)) else ():
+                installed.setdefault(f"{namespace}.{name}", os.path.join(root, namespace, name))
+    chosen = {}
+    while wanted:
+        name = wanted.pop()
+        if name in chosen:
+            continue
+        if name not in installed:
+            sys.exit(f"used_collections: {name} is not in the `ansible` package of {sys.prefix}")
+        chosen[name] = installed[name]
+        manifest = os.path.join(installed[name], "MANIFEST.json")
+        if os.path.exists(manifest):
+            wanted += list(json.load(open(manifest))["collection_info"].get("dependencies") or {})
+    new = tempfile.mkdtemp(prefix=".pydeploy-collections.", dir=sys.prefix)
+    for name, path in chosen.items():
+        namespace, collection = name.split(".")
+        os.makedirs(os.path.join(new, "ansible_collections", namespace), exist_ok=True)
+        os.symlink(path, os.path.join(new, "ansible_collections", namespace, collection))
+    try:
+        os.rename(new, folder)
+    except OSError:
+        # Another run's copy got there first.
+        shutil.rmtree(new)
+print(folder)
+PY
 }
 
 ensure_docker() {
