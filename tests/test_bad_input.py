@@ -142,6 +142,9 @@ BAD_INPUT = [
     ('{"pydeploy_app_user": "www-data", "app_group": "docker"}',
      "must not be the name of a system account, a privileged group or a service's folder (www-data, docker)"),
     ("pydeploy_app_name=nginx", "must not be the name of a system account, a privileged group or a service's folder (nginx)"),
+    # Root makes the app server's log folder and gives it to the app's user.
+    ("gunicorn_log_dir=/var/log", "gunicorn_log_dir must be a folder of the app's own"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_log_dir": "/etc/ssl/private"}', "uwsgi_log_dir must be a folder of the app's own"),
     # One case per refused value: tests/test_unsafe_paths.py.
     ('{"app_root": "/srv/../etc", "app_log_dir": "/var/log/nginx", "app_config_dir": "/etc/ssl/private", "app_env_file": "/tmp/env"}',
      "app_config_dir, app_env_file, app_log_dir, app_root: must be an absolute, normalised path"),

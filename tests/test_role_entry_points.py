@@ -115,6 +115,12 @@ GUARDED_SOCKET = {
         ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
         ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
         ({"guarded_directories": [{"path": "/var/log/hello/../../../etc", "owner": "hello"}]}, "guarded_directories, guarded_files, guarded_links"),
+        # A folder root hands to a service's user: never a system folder, nor one inside a tree the system keeps.
+        ({"guarded_directories": [{"path": "/var/log", "owner": "hello", "group": "hello", "mode": "0750"}]},
+         "guarded_directories: a folder owned by another user than root"),
+        ({"guarded_directories": [{"path": "/etc/ssl/private", "owner": "root", "group": "hello", "mode": "0750"}]},
+         "guarded_directories: a folder owned by another user than root"),
+        ({"guarded_directories": [{"path": "/etc/nginx/pydeploy", "owner": "root", "group": "root", "mode": "0755"}]}, None),
         ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
         ({"guarded_service": "nginx; reboot"}, "guarded_service must be a systemd service"),
         ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload, socket"),

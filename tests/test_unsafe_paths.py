@@ -1,7 +1,8 @@
 """The app's folder settings (app_root, app_log_dir, app_config_dir,
 app_env_file) through the filter the input checks use
-(plugins/filter/unsafe_paths.py), with the role's own lists of system
-folders: each hostile or colliding value refused, the usual ones taken.
+(plugins/filter/unsafe_paths.py), with its own lists of system folders
+(the ones the app, Gunicorn, uWSGI and the guarded roles check): each
+hostile or colliding value refused, the usual ones taken.
 tests/test_bad_input.py shows the check stops a real play."""
 
 import importlib.util
@@ -17,8 +18,8 @@ _spec.loader.exec_module(_filter)
 APP_VARS = yaml.safe_load((ROOT / "roles" / "app" / "vars" / "main.yml").read_text())
 
 
-# Plain YAML lists in the role's vars/main.yml (no template to compile).
-FOLDERS, TREES = APP_VARS["__app_system_folders"], APP_VARS["__app_system_trees"]
+# The filter's own lists, which every role's check uses (no argument given).
+FOLDERS, TREES = None, None
 RESERVED = APP_VARS["__app_reserved_names"]
 
 REFUSED = [
@@ -52,3 +53,8 @@ def test_every_failing_setting_is_named_sorted():
                                   "sudo", "systemd-journal", "ssl-cert", "pydeploy"])
 def test_system_accounts_groups_and_service_names_are_reserved(name):
     assert name in RESERVED
+
+
+def test_lists_of_ones_own_replace_the_systems():
+    assert _filter.unsafe_paths({"app_root": "/srv"}, ["/opt"], []) == []
+    assert _filter.unsafe_paths({"app_root": "/opt/x"}, [], ["/opt"]) == ["app_root"]
