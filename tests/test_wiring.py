@@ -28,16 +28,21 @@ PLAY = """
           upstream: "{{{{ __pydeploy_upstream }}}}"
           trusted: "{{{{ __pydeploy_lb_addresses }}}}"
           wheelhouse: "{{{{ app_wheelhouse | bool }}}}"
+          roles: "{{{{ __pydeploy_host_roles }}}}"
 """
 
 
-def wired(tmp_path, addresses, **host_vars):
-    """The values each host of an lb + app inventory gets, by host name."""
-    reach = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    groups = {"lb": {"hosts": {}}, "app": {"hosts": {}}}
-    for name, address in addresses.items():
-        groups["lb" if name.startswith("lb") else "app"]["hosts"][name] = {
-            **reach, "pydeploy_private_address": address, **host_vars.get(name, {})}
+REACH = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+
+
+def wired(tmp_path, addresses, groups=None, **host_vars):
+    """The values each host of an lb + app inventory gets, by host name (a
+    host in lb if its name starts so, else in app; or in the groups given,
+    group to host names)."""
+    groups = groups or {"lb": [name for name in addresses if name.startswith("lb")],
+                        "app": [name for name in addresses if not name.startswith("lb")]}
+    groups = {group: {"hosts": {name: {**REACH, "pydeploy_private_address": addresses[name], **host_vars.get(name, {})}
+                                for name in names}} for group, names in groups.items()}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"vars": {"pydeploy_app_name": "hello"}, "children": groups}}))
     (tmp_path / "play.yml").write_text(PLAY.format(wiring=ROOT / "playbooks" / "vars" / "wiring.json"))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
@@ -74,6 +79,28 @@ def test_several_app_hosts_build_their_dependencies_once(tmp_path, app_hosts, in
     host_vars = {} if inventory is None else {"app1": {"app_wheelhouse": inventory}}
     found = wired(tmp_path, addresses, **host_vars)
     assert found["app1"]["wheelhouse"] is expected
+
+
+APP_ROLES = ["pydeploy.wsgi.python", "pydeploy.wsgi.app"]
+
+
+@pytest.mark.parametrize("groups, stack, expected", [
+    # One host (the "web" group): the whole stack, one role when the front end is the app server.
+    ({"web": ["web1"]}, {}, {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"]}),
+    ({"web": ["web1"]}, {"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"},
+     {"web1": [*APP_ROLES, "pydeploy.wsgi.apache", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls"]}),
+    ({"web": ["web1"]}, {"pydeploy_front_end": "apache"},
+     {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.apache"]}),
+    # Split: the balancers TLS and the front end, the app hosts the app and its server, a host in both groups both.
+    ({"lb": ["lb1", "both1"], "app": ["app1", "both1"]}, {"pydeploy_app_server": "uwsgi"},
+     {"lb1": ["pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"],
+      "app1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate"],
+      "both1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"]}),
+])
+def test_each_host_runs_the_roles_the_registry_and_its_parts_name(tmp_path, groups, stack, expected):
+    addresses = {name: f"10.0.0.{n}" for n, name in enumerate(sorted({name for names in groups.values() for name in names}), 10)}
+    found = wired(tmp_path, addresses, groups, **{name: stack for name in addresses})
+    assert {name: printed["roles"] for name, printed in found.items()} == expected
 
 
 def test_the_playbooks_load_the_wiring_as_written():
