@@ -2,7 +2,7 @@
 derives for a split stack, read on the controller (a play on local
 connections that only prints the values): the balancers' upstream list,
 each app host's own entry, and the addresses Gunicorn trusts, for IPv4 and
-IPv6 private addresses."""
+IPv6 private addresses; and the roles each host runs (one host or split)."""
 
 import json
 import os
