@@ -17,10 +17,47 @@ checks are what site.yml, deploy.yml and rollback.yml pay before every run.
 
 from __future__ import annotations
 
+import re
+
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import load_checks, load_roles, options, provided, resolved, role_variables
+from ansible.template import trust_as_template
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import checks_reads, load_checks, load_roles, options, provided, resolved, role_variables
+
+
+# A template that is one expression, {{ ... }}, and nothing else.
+_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expression>.*)\}\}\s*\Z", re.S)
+
+
+def _expression(template):
+    """The expression of a check's template, or None where it is more than one."""
+    match = _EXPRESSION.match(template) if isinstance(template, str) else None
+    if match is None or any(mark in match["expression"] for mark in ("{{", "}}", "{%", "%}", "{#")):
+        return None
+    return match["expression"]
+
+
+def _all_hold_template(checks):
+    """One template that evaluates every check of a list (its when, its loop,
+    its ok) and gives a letter for each: p where it holds, f where it fails,
+    x where a condition is not true or false. None where a check's template
+    is not one expression."""
+    parts = []
+    for check in checks:
+        expressions = {key: _expression(check[key]) for key in ("ok", "loop", "when") if key in check}
+        if None in expressions.values():
+            return None
+        part = f"{{% set __pydeploy_ok = ({expressions['ok']}) %}}{{% if __pydeploy_ok is sameas true %}}p{{% else %}}f{{% endif %}}"
+        if "loop" in expressions:
+            part = f"{{% for item in ({expressions['loop']}) %}}{part}{{% endfor %}}"
+        if "when" in expressions:
+            part = (
+                f"{{% set __pydeploy_when = ({expressions['when']}) %}}{{% if __pydeploy_when is sameas true %}}{part}"
+                "{% elif __pydeploy_when is not sameas false %}x{% endif %}"
+            )
+        parts.append(part)
+    return trust_as_template("".join(parts))
 
 
 class ActionModule(ActionBase):
@@ -47,8 +84,29 @@ class ActionModule(ActionBase):
             raise AnsibleError(f"pydeploy.wsgi.check_inputs: a check gave {value!r}, not true or false: {template!r}")
         return value
 
+    @staticmethod
+    def _all_hold(templar, checks):
+        """Whether every check of a list holds, told by one template for them
+        all (one compile and one render instead of one for each condition:
+        the checks are what every run pays on every host). False where any
+        fails, errs or cannot be told so: the checks are then evaluated one
+        by one, for their messages, warnings and gates."""
+        template = _all_hold_template(checks)
+        if template is None:
+            return False
+        try:
+            letters = templar.template(template)
+        except AnsibleError:
+            return False
+        return isinstance(letters, str) and set(letters) <= {"p"}
+
     def _check_errors(self, checks, templar, variables, warnings):
         errors = []
+        preflight = checks.get("preflight")
+        if self._all_hold(templar, checks.get("checks") or []) and (
+            not preflight or (not variables.get(preflight["waivers"]) and self._all_hold(templar, preflight.get("checks") or []))
+        ):
+            return errors
         for check in checks.get("checks") or []:
             if "when" in check and not self._holds(templar, check["when"], variables, None):
                 continue
@@ -64,7 +122,6 @@ class ActionModule(ActionBase):
             if failed and check.get("gate"):
                 # The checks after it read what it checks.
                 return errors
-        preflight = checks.get("preflight")
         if preflight:
             # Named checks an operator may waive knowingly, by listing their names.
             waivers_var = preflight["waivers"]
@@ -88,27 +145,32 @@ class ActionModule(ActionBase):
         names = self._task.args.get("roles")
         entry_point = self._task.args.get("entry_point", "validate")
         roles = load_roles(self._loader, names)
-        # The roles' options, and the variables they read, templated once each.
-        variables = resolved(self._templar, role_variables(roles, task_vars), [name for role in roles for name in options(role, entry_point)])
-        templar = self._templar.copy_with_new_env(available_variables=variables)
 
         failures = []
         warnings = []
         tasks = []
         if self._task.args.get("checks"):
-            # The play's own checks, on the play's variables.
+            # The play's own checks, on the play's variables: those they read templated once each (and kept for
+            # the roles' below).
             checks = load_checks(self._loader, self._task.args["checks"])
-            play_vars = {**task_vars, **(checks.get("vars") or {})}
+            play_vars = resolved(self._templar, {**task_vars, **(checks.get("vars") or {})}, checks_reads(checks))
             try:
                 failures.extend(self._check_errors(checks, self._templar.copy_with_new_env(available_variables=play_vars), play_vars, warnings))
             except (AnsibleUndefinedVariable, AnsibleTemplateError) as ex:
                 failures.append(f"could not check the input: {ex.message}")
+            task_vars = {name: play_vars[name] for name in task_vars}
+        # The roles' options, the variables their checks read, and those these read, templated once each.
+        variables = resolved(self._templar, role_variables(roles, task_vars), [
+            name for role in roles for name in [*options(role, entry_point), *checks_reads(role["checks"])]
+        ])
+        templar = self._templar.copy_with_new_env(available_variables=variables)
         shared_failed = bool(failures)
         for role in roles if not shared_failed else []:
             templar_vars = variables
             local = role["checks"].get("vars") or {}
             if local:
-                templar_vars = {**variables, **local}
+                # The checks' own variables, templated once each too.
+                templar_vars = resolved(templar, {**variables, **local}, [name for name in checks_reads(role["checks"]) if name in local])
             role_templar = templar.copy_with_new_env(available_variables=templar_vars) if local else templar
             try:
                 errors = self._spec_errors(role, entry_point, role_templar, templar_vars)

@@ -28,8 +28,10 @@ def _load(loader, role_dir, *parts, required=True):
         if required:
             raise AnsibleError(f"pydeploy.wsgi: {path} is missing")
         return {}
-    # The loader marks the files' strings as trusted templates, as for a role's own files.
-    data = loader.load_from_file(path, trusted_as_template=True) or {}
+    # The loader marks the files' strings as trusted templates, as for a role's own files. Read only, never
+    # changed: the loader's cached copy (a file the play loaded already, such as an imported role's defaults) is
+    # taken as it is, without the deep copy of every value that load_from_file makes by default.
+    data = loader.load_from_file(path, trusted_as_template=True, unsafe=True) or {}
     if not isinstance(data, dict):
         raise AnsibleError(f"pydeploy.wsgi: {path} must hold a mapping")
     return data
@@ -122,6 +124,14 @@ def _references(value, candidates):
         if "{{" in text or "{%" in text:
             names.update(name for name in _NAME.findall(text) if name in candidates)
     return names
+
+
+def checks_reads(checks):
+    """The names a checks file's conditions may read (its checks' and
+    preflight checks' ok, when and loop): for resolved(), with the options."""
+    conditions = [check.get(key) for check in [*(checks.get("checks") or []), *((checks.get("preflight") or {}).get("checks") or [])]
+                  for key in ("ok", "when", "loop")]
+    return {name for text in _strings(conditions) for name in _NAME.findall(text)}
 
 
 def resolved(templar, variables, names):
