@@ -85,6 +85,14 @@ def test_an_old_record_or_some_tags_go_through_every_task(host):
     assert rc == 0, out[-3000:]
     assert reason(out) == "the last complete run is older than 0 s", out[-3000:]
     assert LOCK in out and changed_count(out) == 0, changed_tasks(out) or out[-3000:]
+    # The roles of the other stacks end at their first step, taken on the
+    # controller: none of their tasks (their guarded files included) is run
+    # or skipped on this Nginx + Gunicorn host. (Apache's second end step
+    # follows the role it imports, where Ansible's end_role stops.)
+    ended = "End the role on a host the play does not run it on"
+    assert re.findall(r"^TASK \[pydeploy\.wsgi\.(?:uwsgi|apache) : (.*?)\]", out, re.M) == [
+        ended, ended, f"{ended}, after its configuration"], out[-3000:]
+    assert not re.search(r"^TASK \[pydeploy\.wsgi\.guarded : .*(uWSGI|Apache)\]", out, re.M), out[-3000:]
     # A run of some tags ends no host early, and is no complete run: it
     # leaves no record, and the next complete run records the host again.
     rc, out = run_playbook("site.yml", "-v", "--tags", "nginx")
