@@ -93,6 +93,14 @@ def test_an_old_record_or_some_tags_go_through_every_task(host):
     assert re.findall(r"^TASK \[pydeploy\.wsgi\.(?:uwsgi|apache) : (.*?)\]", out, re.M) == [
         ended, ended, f"{ended}, after its configuration"], out[-3000:]
     assert not re.search(r"^TASK \[pydeploy\.wsgi\.guarded : .*(uWSGI|Apache)\]", out, re.M), out[-3000:]
+    # Packages installed already are told by dpkg (pydeploy.wsgi.packages),
+    # without ansible.builtin.apt opening APT's cache. (Python's task also
+    # asks for package lists younger than an hour, which apt may update.)
+    for task, names in [("python : Install Python and venv support", None), ("tls : Install the crypto library", "python3-cryptography"),
+                        ("nginx : Install Nginx", "nginx"), ("logrotate : Install logrotate", "logrotate")]:
+        result = re.search(rf"^TASK \[pydeploy\.wsgi\.{re.escape(task)}.*?\n(.*?)\n\n", out, re.M | re.S)
+        assert result and "missing: []" in result.group(1), (task, out[-3000:])
+        assert names is None or f"msg: 'Installed already: {names}'" in result.group(1), (task, result.group(1))
     # A run of some tags ends no host early, and is no complete run: it
     # leaves no record, and the next complete run records the host again.
     rc, out = run_playbook("site.yml", "-v", "--tags", "nginx")
@@ -102,3 +110,15 @@ def test_an_old_record_or_some_tags_go_through_every_task(host):
     rc, out = run_playbook("site.yml")
     assert rc == 0 and LOCK in out, out[-3000:]
     assert host.file(RECORD).exists
+
+
+def test_a_package_removed_by_hand_is_installed_again(host):
+    # dpkg no longer lists it: pydeploy.wsgi.packages hands the task to
+    # ansible.builtin.apt, which installs it.
+    host.check_output("dpkg --remove logrotate")
+    assert not host.package("logrotate").is_installed
+    rc, out = run_playbook("site.yml", "-v", "--tags", "logrotate_packages")
+    assert rc == 0, out[-3000:]
+    result = re.search(r"^TASK \[pydeploy\.wsgi\.logrotate : Install logrotate\].*?\n(.*?)\n\n", out, re.M | re.S)
+    assert result and result.group(1).startswith("changed:") and "- logrotate" in result.group(1), out[-3000:]
+    assert host.package("logrotate").is_installed
