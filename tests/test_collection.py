@@ -61,17 +61,24 @@ def test_installed_tarball_runs_from_a_project_outside_the_checkout(tarball, tmp
     (project / "group_vars" / "web.yml").write_text(
         "pydeploy_app_name: shop\npydeploy_server_names: [shop.example.org]\napp_src: /srv/src/shop\n"
     )
-    for playbook in ("site", "deploy", "rollback"):
-        for mode in ("--syntax-check", "--list-tasks"):
-            run = subprocess.run(
-                ["ansible-playbook", "-i", "hosts.yml", f"pydeploy.wsgi.{playbook}", mode],
-                capture_output=True, text=True, cwd=project, env=env, timeout=300, check=False,
-            )
-            assert run.returncode == 0, (playbook, mode, run.stdout[-3000:] + run.stderr[-3000:])
-            assert str(ROOT) not in run.stdout + run.stderr, "loaded from the checkout"
-            if mode == "--list-tasks":
-                assert "Take or release the lock of the app on the host" in run.stdout, run.stdout[-3000:]
-                assert "pydeploy.wsgi.app :" in run.stdout or playbook == "rollback", run.stdout[-3000:]
+    playbooks = ("site", "deploy", "rollback")
+    for mode in ("--syntax-check", "--list-tasks"):
+        # The three playbooks in one run (Ansible loads each, in turn).
+        run = subprocess.run(
+            ["ansible-playbook", "-i", "hosts.yml", *[f"pydeploy.wsgi.{playbook}" for playbook in playbooks], mode],
+            capture_output=True, text=True, cwd=project, env=env, timeout=300, check=False,
+        )
+        assert run.returncode == 0, (mode, run.stdout[-3000:] + run.stderr[-3000:])
+        assert str(ROOT) not in run.stdout + run.stderr, "loaded from the checkout"
+        parts = re.split(r"^playbook: ", run.stdout, flags=re.M)[1:]
+        # Each named by its FQCN or its path in the installed collection.
+        installed = collections / "ansible_collections" / "pydeploy" / "wsgi" / "playbooks"
+        assert [part.split()[0] in (f"pydeploy.wsgi.{playbook}", str(installed / f"{playbook}.yml"))
+                for playbook, part in zip(playbooks, parts)] == [True] * 3, run.stdout[-3000:]
+        if mode == "--list-tasks":
+            for playbook, part in zip(playbooks, parts):
+                assert "Take or release the lock of the app on the host" in part, (playbook, part[-3000:])
+                assert "pydeploy.wsgi.app :" in part or playbook == "rollback", (playbook, part[-3000:])
 
 
 def test_galaxy_importer_accepts_the_tarball(tarball, tmp_path):

@@ -11,6 +11,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # make_certificate() is the scenarios' helper.
@@ -106,39 +107,73 @@ GUARDED_SOCKET = {
 }
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({}, None),
-        # Hostile paths: out of a folder, relative, a line break.
-        ({"guarded_files": [{"src": "status.conf.j2", "dest": "/etc/nginx/../cron.d/x"}]}, "need absolute, normalised paths"),
-        ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
-        ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
-        ({"guarded_directories": [{"path": "/var/log/hello/../../../etc", "owner": "hello"}]}, "guarded_directories, guarded_files, guarded_links"),
-        # A folder root hands to a service's user: never a system folder, nor one inside a tree the system keeps.
-        ({"guarded_directories": [{"path": "/var/log", "owner": "hello", "group": "hello", "mode": "0750"}]},
-         "guarded_directories: a folder owned by another user than root"),
-        ({"guarded_directories": [{"path": "/etc/ssl/private", "owner": "root", "group": "hello", "mode": "0750"}]},
-         "guarded_directories: a folder owned by another user than root"),
-        ({"guarded_directories": [{"path": "/etc/nginx/pydeploy", "owner": "root", "group": "root", "mode": "0755"}]}, None),
-        ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
-        ({"guarded_service": "nginx; reboot"}, "guarded_service must be a systemd service"),
-        ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload, socket"),
-        ({"guarded_test": []}, "guarded_apply reload needs guarded_test"),
-        # An app server behind its socket.
-        (GUARDED_SOCKET, None),
-        ({**GUARDED_SOCKET, "guarded_socket": "hello.service"}, "guarded_apply socket needs guarded_socket, a systemd socket unit"),
-        ({**GUARDED_SOCKET, "guarded_files": [{"src": "/srv/t/app.ini.j2", "dest": "/etc/hello/app.ini"}]}, "and a key on every file"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "user": None}}, "guarded_trial needs on, protocol, command"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "command": ["/srv/hello/current/venv/bin/server"]}},
-         "guarded_trial.command must name the socket the trial listens on"),
-        ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "protocol": "http"}}, "value of protocol must be one of: unix, uwsgi, got: http found in guarded_trial"),
-    ],
-)
-def test_the_guarded_role_alone_checks_its_input(tmp_path, change, message):
-    rc, out = check(tmp_path, "guarded", json.dumps({**GUARDED, **change}))
+# (change to GUARDED, what the refusal names or None where it passes).
+GUARDED_CASES = [
+    ({}, None),
+    # Hostile paths: out of a folder, relative, a line break.
+    ({"guarded_files": [{"src": "status.conf.j2", "dest": "/etc/nginx/../cron.d/x"}]}, "need absolute, normalised paths"),
+    ({"guarded_links": {"sites-enabled/x": "/etc/nginx/x"}}, "need absolute, normalised paths"),
+    ({"guarded_record": "/var/lib/x\nExecStart=/bin/sh"}, "need absolute, normalised paths"),
+    ({"guarded_directories": [{"path": "/var/log/hello/../../../etc", "owner": "hello"}]}, "guarded_directories, guarded_files, guarded_links"),
+    # A folder root hands to a service's user: never a system folder, nor one inside a tree the system keeps.
+    ({"guarded_directories": [{"path": "/var/log", "owner": "hello", "group": "hello", "mode": "0750"}]},
+     "guarded_directories: a folder owned by another user than root"),
+    ({"guarded_directories": [{"path": "/etc/ssl/private", "owner": "root", "group": "hello", "mode": "0750"}]},
+     "guarded_directories: a folder owned by another user than root"),
+    ({"guarded_directories": [{"path": "/etc/nginx/pydeploy", "owner": "root", "group": "root", "mode": "0755"}]}, None),
+    ({"guarded_files": [{"src": "../../../etc/shadow", "dest": "/etc/x"}], "guarded_role": "nginx"}, "guarded_files: a template's src"),
+    ({"guarded_service": "nginx; reboot"}, "guarded_service must be a systemd service"),
+    ({"guarded_apply": "restart"}, "guarded_apply must be one of: reload, socket"),
+    ({"guarded_test": []}, "guarded_apply reload needs guarded_test"),
+    # An app server behind its socket.
+    (GUARDED_SOCKET, None),
+    ({**GUARDED_SOCKET, "guarded_socket": "hello.service"}, "guarded_apply socket needs guarded_socket, a systemd socket unit"),
+    ({**GUARDED_SOCKET, "guarded_files": [{"src": "/srv/t/app.ini.j2", "dest": "/etc/hello/app.ini"}]}, "and a key on every file"),
+    ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "user": None}}, "guarded_trial needs on, protocol, command"),
+    ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "command": ["/srv/hello/current/venv/bin/server"]}},
+     "guarded_trial.command must name the socket the trial listens on"),
+    ({**GUARDED_SOCKET, "guarded_trial": {**GUARDED_SOCKET["guarded_trial"], "protocol": "http"}}, "value of protocol must be one of: unix, uwsgi, got: http found in guarded_trial"),
+]
+
+
+@pytest.fixture(scope="module")
+def guarded_ends(tmp_path_factory):
+    """Each case's end, in one run: a host of its own a case (localhost
+    under another name, the case's variables its own), each through the
+    role's validate entry point as check() runs it (a run's start is most of
+    its cost). Returns, by case index, the message of the task that failed,
+    or None where none did, and the host's counts."""
+    base = tmp_path_factory.mktemp("guarded")
+    hosts = {
+        f"case-{index}": {"ansible_connection": "local", **GUARDED, **change}
+        for index, (change, _) in enumerate(GUARDED_CASES)
+    }
+    (base / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    playbook = base / "guarded.yml"
+    playbook.write_text(PLAYBOOK.replace("{role}", "guarded").replace("hosts: localhost", "hosts: all"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(base / "hosts.yml"), str(playbook)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False,
+    )
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    ends = {}
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host, answer in task["hosts"].items():
+                if answer.get("failed") and host not in ends:
+                    ends[host] = " ".join(str(answer.get("msg", "")).split())
+    return {index: (ends.get(f"case-{index}"), data["stats"][f"case-{index}"]) for index in range(len(GUARDED_CASES))}
+
+
+@pytest.mark.parametrize(("index", "message"), [(index, message) for index, (_, message) in enumerate(GUARDED_CASES)],
+                         ids=[f"change{index}-{message}" for index, (_, message) in enumerate(GUARDED_CASES)])
+def test_the_guarded_role_alone_checks_its_input(guarded_ends, index, message):
+    failure, stats = guarded_ends[index]
     if message is None:
-        assert rc == 0, out[-2000:]
+        assert failure is None and stats["failures"] == 0, (GUARDED_CASES[index], failure)
+        assert stats["ok"] >= 2, stats
     else:
-        assert rc != 0, out[-2000:]
-        assert message in out, out[-2000:]
+        assert failure is not None and stats["failures"] == 1, (GUARDED_CASES[index], stats)
+        assert message in failure, (GUARDED_CASES[index], failure)
+    assert stats["changed"] == 0, stats
