@@ -141,8 +141,8 @@ def guarded_ends(tmp_path_factory):
     """Each case's end, in one run: a host of its own a case (localhost
     under another name, the case's variables its own), each through the
     role's validate entry point as check() runs it (a run's start is most of
-    its cost). Returns, by case index, the message of the task that failed,
-    or None where none did, and the host's counts."""
+    its cost). Returns, by case index, the message of the task that failed
+    (None where none did), the tasks that passed, and the host's counts."""
     base = tmp_path_factory.mktemp("guarded")
     hosts = {
         f"case-{index}": {"ansible_connection": "local", **GUARDED, **change}
@@ -157,22 +157,27 @@ def guarded_ends(tmp_path_factory):
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False,
     )
     data = json.loads(result.stdout[result.stdout.index("{"):])
-    ends = {}
+    ends, passed = {}, {}
     for play in data["plays"]:
         for task in play["tasks"]:
             for host, answer in task["hosts"].items():
                 if answer.get("failed") and host not in ends:
                     ends[host] = " ".join(str(answer.get("msg", "")).split())
-    return {index: (ends.get(f"case-{index}"), data["stats"][f"case-{index}"]) for index in range(len(GUARDED_CASES))}
+                elif not answer.get("failed") and not answer.get("skipped"):
+                    passed.setdefault(host, []).append(task["task"]["name"])
+    return {
+        index: (ends.get(f"case-{index}"), passed.get(f"case-{index}", []), data["stats"][f"case-{index}"])
+        for index in range(len(GUARDED_CASES))
+    }
 
 
 @pytest.mark.parametrize(("index", "message"), [(index, message) for index, (_, message) in enumerate(GUARDED_CASES)],
                          ids=[f"change{index}-{message}" for index, (_, message) in enumerate(GUARDED_CASES)])
 def test_the_guarded_role_alone_checks_its_input(guarded_ends, index, message):
-    failure, stats = guarded_ends[index]
+    failure, passed, stats = guarded_ends[index]
     if message is None:
         assert failure is None and stats["failures"] == 0, (GUARDED_CASES[index], failure)
-        assert stats["ok"] >= 2, stats
+        assert "pydeploy.wsgi.guarded : Check the role's input" in passed, passed
     else:
         assert failure is not None and stats["failures"] == 1, (GUARDED_CASES[index], stats)
         assert message in failure, (GUARDED_CASES[index], failure)

@@ -129,7 +129,7 @@ def test_the_app_roles_example_would_be_refused_without_its_secret(project):
     assert "app_secret_key" in out, out[-3000:]
 
 
-def test_the_examples_pass_ansible_lints_production_profile():
+def test_the_examples_pass_ansible_lints_production_profile(monkeypatch):
     # The lint step (scripts/test, and scripts/cores on each newer release)
     # runs ansible-lint on the whole project, with this configuration; a
     # second run over the examples alone found what that one finds, at 17
@@ -139,13 +139,9 @@ def test_the_examples_pass_ansible_lints_production_profile():
     from ansiblelint.cli import get_config
     from ansiblelint.file_utils import Lintable, discover_lintables
 
-    here = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        options = get_config([])
-        linted = {str(pathlib.Path(name)) for name in discover_lintables(options)}
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(ROOT)
+    options = get_config([])
+    linted = {str(pathlib.Path(name)) for name in discover_lintables(options)}
     assert options.profile == "production", options.profile
     assert pathlib.Path(options.config_file) == ROOT / ".ansible-lint", options.config_file
     assert not options.skip_list, options.skip_list
