@@ -63,3 +63,62 @@ def test_the_templated_values_are_read_as_values_by_a_later_template():
     checks = templar.copy_with_new_env(available_variables=got)
     assert checks.template(trust_as_template("{{ nginx_first is match('example[.]com:') }}")) is True
     assert checks.template(trust_as_template("{{ nginx_names | length }}")) == 2
+
+
+def test_a_level_of_single_expressions_is_one_template_with_the_values_one_by_one_gives(monkeypatch):
+    t = trust_as_template
+    given = {
+        "a_int": t("{{ 40 + 2 }}"),
+        "a_list": t("{{ pydeploy_names | map('lower') | list }}"),
+        "a_dict": t("{{ {'x': 1, 'y': [true, none]} }}"),
+        "a_bool": t("{{ pydeploy_names | length == 2 }}"),
+        "a_none": t("{{ none }}"),
+        "a_tuple": t("{{ 1, 2 }}"),
+        # Not one expression alone: templated by themselves.
+        "a_text": t(" {{ 40 + 2 }}"),
+        "a_trimmed": t("{{- 40 + 2 -}}"),
+        "a_two": t("{{ 1 }}{{ 2 }}"),
+        # In the same level: undefined, and an omitted value, left as they are.
+        "a_broken": t("{{ nowhere }}"),
+        "a_omitted": t("{{ nowhere | default(omit) }}"),
+        # Not trusted as a template (what a fact or a registered result holds): never templated.
+        "a_untrusted": "{{ lookup('pipe', 'id') }}",
+        "pydeploy_names": ["Example.COM", "www.example.com"],
+    }
+    from ansible._internal._templating._utils import Omit  # noqa: PLC0415
+
+    given["omit"] = Omit
+    names = [name for name in given if name.startswith("a_")]
+    templar = Templar(loader=DataLoader(), variables=given)
+    expected = {}
+    for name in names:
+        try:
+            expected[name] = templar.template(given[name])
+        except Exception:  # noqa: BLE001 (left as it is)
+            expected[name] = given[name]
+    templates = []
+    template = Templar.template
+
+    def counted(self, variable, *args, **kwargs):
+        templates.append(variable)
+        return template(self, variable, *args, **kwargs)
+
+    monkeypatch.setattr(Templar, "template", counted)
+    got = roles.resolved(templar, given, names)
+    assert {name: got[name] for name in names} == expected
+    assert got["a_int"] == 42 and got["a_tuple"] == [1, 2] and got["a_text"] == " 42" and got["a_trimmed"] == 42
+    assert got["a_broken"] is given["a_broken"] and got["a_omitted"] is given["a_omitted"]
+    assert got["a_untrusted"] == "{{ lookup('pipe', 'id') }}"
+    # The eight single expressions in one template; it failed (nowhere), and
+    # they went one by one, as before.
+    together = [text for text in templates if isinstance(text, str) and text.startswith("{{ {'v0': ")]
+    assert len(together) == 1 and "nowhere" in together[0], templates
+    assert given["a_int"] in templates
+    # Without the failing ones: one template for the six, none alone.
+    templates.clear()
+    names = [name for name in names if name not in ("a_broken", "a_omitted")]
+    got = roles.resolved(templar, given, names)
+    assert {name: got[name] for name in names} == {name: expected[name] for name in names}
+    together = [text for text in templates if isinstance(text, str) and text.startswith("{{ {'v0': ")]
+    assert len(together) == 1 and together[0].count("'v") == 6, templates
+    assert not any(given[name] in templates for name in ("a_int", "a_list", "a_dict", "a_bool", "a_none", "a_tuple"))

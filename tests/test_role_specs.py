@@ -88,3 +88,40 @@ def test_the_playbooks_checks_are_templates_with_a_message():
         assert is_template(check["ok"]) and is_template(check.get("when", "{{ true }}")), check
         assert not (check.get("gate") and check.get("warn")), check
     assert "playbooks/checks/inputs.yml" in (ROOT / "playbooks" / "tasks" / "check-inputs.yml").read_text()
+
+
+def role_imports():
+    """Every import_role and include_role of the playbooks and the roles' tasks:
+    (file, role name, its arguments)."""
+    for path in sorted([*(ROOT / "playbooks").rglob("*.yml"), *(ROOT / "roles").glob("*/tasks/*.yml")]):
+        stack = [yaml.safe_load(path.read_text())]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+                    if key in node:
+                        yield path.relative_to(ROOT), node[key]["name"], node[key]
+                stack.extend(node.values())
+
+
+def test_only_entry_points_without_a_spec_skip_ansibles_validation():
+    # rolespec_validate: false spares a playbook run reading each role's spec
+    # again at each import (check_inputs validated every role); an entry point
+    # with a spec of its own (app's rollback, tls's acme) keeps Ansible's
+    # validation task.
+    seen = []
+    for path, name, args in role_imports():
+        if "{{" in name:
+            continue  # the app server's contract: the registry names the role
+        role = name.removeprefix("pydeploy.wsgi.")
+        specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+        entry = args.get("tasks_from", "main")
+        entries = [role_entry for role_entry in specs if entry == role_entry or entry.startswith("{{")]
+        if args.get("rolespec_validate") is False:
+            assert entries == [], f"{path}: {name} {entry} has a spec, yet skips its validation"
+        else:
+            assert entries, f"{path}: {name} {entry} has no spec: rolespec_validate: false spares reading it"
+        seen.append((str(path), role, entry, args.get("rolespec_validate", True)))
+    assert ("playbooks/site.yml", "tls", "acme", True) in seen and ("playbooks/site.yml", "nginx", "run", False) in seen, seen

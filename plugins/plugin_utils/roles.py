@@ -13,6 +13,7 @@ import os
 import re
 
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
+from ansible.template import is_trusted_as_template, trust_as_template
 
 COLLECTION = "pydeploy.wsgi."
 # This file is <collection>/plugins/plugin_utils/roles.py.
@@ -134,6 +135,53 @@ def checks_reads(checks):
     return {name for text in _strings(conditions) for name in _NAME.findall(text)}
 
 
+# A value that is one expression and nothing around it, {{ ... }}: no
+# whitespace control, no second template inside.
+_ONE_EXPRESSION = re.compile(r"\A\{\{(?![-+])(?P<expression>.*?)(?<![-+])\}\}\Z", re.S)
+_MARKS = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+def _one_expression(value):
+    """The expression of a trusted value that is one expression alone, or None."""
+    if not isinstance(value, str) or not is_trusted_as_template(value):
+        return None
+    match = _ONE_EXPRESSION.match(value)
+    if match is None or any(mark in match["expression"] for mark in _MARKS):
+        return None
+    return match["expression"]
+
+
+def _render_level(templar, values):
+    """values (name: value) templated: those that are one trusted expression
+    alone in one template for them all, a dict of their expressions (one
+    compile instead of one for each: ansible-core keeps no compiled
+    templates, and a host's checks read a hundred such values); the rest,
+    and every value where that template fails or leaves one out (omit), one
+    by one as before."""
+    expressions = {name: _one_expression(value) for name, value in values.items()}
+    together = [name for name, expression in expressions.items() if expression is not None]
+    done = {}
+    if len(together) > 1:
+        template = "{{ {" + ", ".join(f"'v{index}': ({expressions[name]})" for index, name in enumerate(together)) + "} }}"
+        try:
+            rendered = templar.template(trust_as_template(template))
+        except (AnsibleUndefinedVariable, AnsibleTemplateError):
+            rendered = {}
+        if isinstance(rendered, dict):
+            done.update((name, rendered[f"v{index}"]) for index, name in enumerate(together) if f"v{index}" in rendered)
+    rest = {name: value for name, value in values.items() if name not in done}
+    if rest:
+        try:
+            done.update(templar.template(rest))
+        except (AnsibleUndefinedVariable, AnsibleTemplateError):
+            for name, value in rest.items():
+                try:
+                    done[name] = templar.template(value)
+                except (AnsibleUndefinedVariable, AnsibleTemplateError):
+                    pass
+    return done
+
+
 def resolved(templar, variables, names):
     """variables with the named ones, and the variables their templates read
     (transitively), templated once each, those they read first: a chain
@@ -160,14 +208,7 @@ def resolved(templar, variables, names):
             # A cycle (or a name read both ways): left to Ansible, as before.
             break
         level_templar = templar.copy_with_new_env(available_variables=done)
-        try:
-            done.update(level_templar.template({name: variables[name] for name in level}))
-        except (AnsibleUndefinedVariable, AnsibleTemplateError):
-            for name in level:
-                try:
-                    done[name] = level_templar.template(variables[name])
-                except (AnsibleUndefinedVariable, AnsibleTemplateError):
-                    pass
+        done.update(_render_level(level_templar, {name: variables[name] for name in level}))
         remaining.difference_update(level)
     return done
 
