@@ -114,7 +114,21 @@ def test_only_entry_points_without_a_spec_skip_ansibles_validation():
     seen = []
     for path, name, args in role_imports():
         if "{{" in name:
-            continue  # the app server's contract: the registry names the role
+            # Named at run time: the app server's contract (deploy.yml), the
+            # checks that need a module (each role's meta/checks.yml tasks).
+            entry = args["tasks_from"]
+            files = {"contract": [path.parent.parent.name for path in (ROOT / "roles").glob("*/tasks/contract.yml")]}
+            for checks in (ROOT / "roles").glob("*/meta/checks.yml"):
+                for task in load(checks).get("tasks") or []:
+                    files.setdefault(task["file"], []).append(checks.parent.parent.name)
+            entries = files["contract"] if entry == "contract" else [role for name, roles in files.items() if name != "contract" for role in roles]
+            assert entries and args.get("rolespec_validate") is False, (path, args)
+            for role in entries:
+                specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+                names = ["contract"] if entry == "contract" else [name for name, roles in files.items() if role in roles and name != "contract"]
+                assert not set(names) & set(specs), f"{path}: {role} has a spec for {names}, yet skips its validation"
+            seen.append((str(path), "(named at run time)", entry, False))
+            continue
         role = name.removeprefix("pydeploy.wsgi.")
         specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
         entry = args.get("tasks_from", "main")
@@ -125,3 +139,5 @@ def test_only_entry_points_without_a_spec_skip_ansibles_validation():
             assert entries, f"{path}: {name} {entry} has no spec: rolespec_validate: false spares reading it"
         seen.append((str(path), role, entry, args.get("rolespec_validate", True)))
     assert ("playbooks/site.yml", "tls", "acme", True) in seen and ("playbooks/site.yml", "nginx", "run", False) in seen, seen
+    assert ("playbooks/deploy.yml", "(named at run time)", "contract", False) in seen, seen
+    assert ("playbooks/tasks/check-inputs.yml", "(named at run time)", "{{ __pydeploy_check.file }}", False) in seen, seen
