@@ -91,3 +91,9 @@ def test_a_scan_is_mitogens_kept_and_made_again_when_a_file_it_found_changes(cac
     (utils / "other.py").unlink()
     (utils / "helper.py").write_text("VALUE = 1\n")
     assert cached.scan("ansible_module_mod", str(module), (str(utils),)) == found and len(scans) == 5
+    # A module_utils file added where the search path looks: scanned again.
+    (utils / "new.py").write_text("NEW = 3\n")
+    stamp = os.stat(utils)
+    os.utime(utils, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    cached.scan("ansible_module_mod", str(module), (str(utils),))
+    assert len(scans) == 6

@@ -15,7 +15,8 @@ PYDEPLOY_MITOGEN_CACHE (scripts/lib.sh, mitogen_strategy_env, sets it):
 - a minified source under the digest of the controller's Python version and
   the source itself: another source, another entry;
 - a module's scan under the digest of the controller's Python version, the
-  module's name, path, size and modification time, and the search path;
+  module's name, path, size and modification time, and the search path with
+  each of its folders' size and modification time (a file added there);
   kept with the size and modification time of every file the scan found,
   and used only while each of them is unchanged.
 
@@ -91,7 +92,10 @@ def minimize_source(source):
 def scan(module_name, module_path, search_path):
     """ansible_mitogen.module_finder.scan, its answer kept while the module
     and every file it found are unchanged."""
-    path = _entry("scan", module_name, module_path, _stamp(module_path), json.dumps(list(search_path)))
+    # The search path's folders stamped too: a module_utils file added at
+    # the top of one may resolve an import the kept scan found nothing for.
+    folders = [[folder, _stamp(folder)] for folder in search_path if os.path.isdir(folder)]
+    path = _entry("scan", module_name, module_path, _stamp(module_path), json.dumps(folders), json.dumps(list(search_path)))
     kept = _read(path)
     if kept is not None:
         entry = json.loads(kept)
