@@ -410,10 +410,11 @@ def test_bad_variable_fails_before_any_change(runs, extra, named):
 def test_each_check_that_refuses_stops_the_play_before_the_host(runs):
     # For every check task that refused a case of a batch: that case, given
     # to the real playbook, fails in the same task, and the play stops there.
-    # One task checks the play's and the roles' input; the certificate files
-    # of tls_mode files need a module; deploy.yml's preflight is its own play.
+    # One task checks the play's and the roles' input on every host and the
+    # next stops each host whose input failed; the certificate files of
+    # tls_mode files need a module; deploy.yml's preflight is its own play.
     tasks = set(runs["firsts"].values())
-    assert len(runs["firsts"]) >= 3 and "Check the input of the play and of each role" in tasks, runs["firsts"]
+    assert len(runs["firsts"]) >= 3 and "Stop a host whose input failed its checks" in tasks, runs["firsts"]
     playbooks = {
         case: FIRST_DEPLOY_TASK if case.startswith("preflight ") else FIRST_ROLE_TASK for case in runs["firsts"]
     }

@@ -5,6 +5,8 @@ use to template each role option, and each variable it reads, once."""
 import importlib.util
 import pathlib
 
+import pytest
+from ansible.errors import AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
@@ -122,3 +124,51 @@ def test_a_level_of_single_expressions_is_one_template_with_the_values_one_by_on
     together = [text for text in templates if isinstance(text, str) and text.startswith("{{ {'v0': ")]
     assert len(together) == 1 and together[0].count("'v") == 6, templates
     assert not any(given[name] in templates for name in ("a_int", "a_list", "a_dict", "a_bool", "a_none", "a_tuple"))
+
+
+def compiles(monkeypatch):
+    """A list that grows by one at each compile ansible-core makes."""
+    from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
+
+    made = []
+    original = TemplateEngine._compile_template
+
+    def counted(self, template, options):
+        made.append(str(template))
+        return original(self, template, options)
+
+    monkeypatch.setattr(TemplateEngine, "_compile_template", counted)
+    return made
+
+
+def test_within_templates_compiled_once_a_template_compiles_once_and_renders_each_hosts_values(monkeypatch):
+    made = compiles(monkeypatch)
+    template = trust_as_template("{{ names | map('upper') | join(',') }}:{{ port }}")
+    hosts = [{"names": ["a", "b"], "port": 80}, {"names": ["c"], "port": 443}, {"names": [], "port": 8443}]
+    apart = [Templar(loader=DataLoader(), variables=host).template(template) for host in hosts]
+    assert len(made) == 3
+    with roles.templates_compiled_once():
+        together = [Templar(loader=DataLoader(), variables=host).template(template) for host in hosts]
+    assert len(made) == 4
+    assert together == apart == ["A,B:80", "C:443", ":8443"]
+    # Left as it was: every use compiles again.
+    Templar(loader=DataLoader(), variables=hosts[0]).template(template)
+    assert len(made) == 5
+
+
+def test_within_templates_compiled_once_a_broken_template_fails_at_each_use_as_before(monkeypatch):
+    made = compiles(monkeypatch)
+    broken = trust_as_template("{{ names | map('upper' }}")
+    with roles.templates_compiled_once():
+        for _ in range(2):
+            with pytest.raises(AnsibleTemplateError, match="Syntax error"):
+                Templar(loader=DataLoader(), variables={"names": []}).template(broken)
+    # Not kept: compiled again, and failed again, at each use.
+    assert len(made) == 2
+    # An undefined variable fails at each host that lacks it, not at the others.
+    template = trust_as_template("{{ port + 1 }}")
+    with roles.templates_compiled_once():
+        assert Templar(loader=DataLoader(), variables={"port": 1}).template(template) == 2
+        with pytest.raises(AnsibleUndefinedVariable, match="port"):
+            Templar(loader=DataLoader(), variables={}).template(template)
+        assert Templar(loader=DataLoader(), variables={"port": 2}).template(template) == 3

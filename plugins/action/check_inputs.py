@@ -13,6 +13,10 @@ could not make sense of the values.
 
 One task instead of an include_role per role and a task per check: the
 checks are what site.yml, deploy.yml and rollback.yml pay before every run.
+With hosts, one task for every host of the play's batch, in this one worker:
+each host's variables as Ansible's variable manager puts them together for
+it, the same templates compiled once for all (templates_compiled_once), each
+host's verdict returned for the play to fail the hosts whose input failed.
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedV
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import checks_reads, load_checks, load_roles, options, provided, resolved, role_variables
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import (
+    checks_reads, load_checks, load_roles, options, provided, resolved, role_variables, templates_compiled_once,
+)
 
+
+# The magic variables every host of the play has alike at a task, set by the
+# strategy (the play's hosts as the run has them) and the task executor.
+PLAY_WIDE = ("ansible_play_hosts_all", "ansible_play_hosts", "ansible_play_batch", "ansible_search_path")
 
 # A template that is one expression, {{ ... }}, and nothing else.
 _EXPRESSION = re.compile(r"\A\s*\{\{(?P<expression>.*)\}\}\s*\Z", re.S)
@@ -63,7 +73,7 @@ def _all_hold_template(checks):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("roles", "entry_point", "checks"))
+    _VALID_ARGS = frozenset(("roles", "roles_var", "entry_point", "checks", "hosts"))
 
     def _spec_errors(self, role, entry_point, templar, variables):
         result = ArgumentSpecValidator(options(role, entry_point)).validate(
@@ -139,23 +149,19 @@ class ActionModule(ActionBase):
                 )
         return errors
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        names = self._task.args.get("roles")
-        entry_point = self._task.args.get("entry_point", "validate")
-        roles = load_roles(self._loader, names)
-
+    def _verdict(self, task_vars, names, entry_point, roles_of, play_checks):
+        """One host's verdict on its variables: (failures, warnings, the
+        checks that need a module, the roles checked)."""
+        roles = roles_of(names)
         failures = []
         warnings = []
         tasks = []
-        if self._task.args.get("checks"):
+        if play_checks is not None:
             # The play's own checks, on the play's variables: those they read templated once each (and kept for
             # the roles' below).
-            checks = load_checks(self._loader, self._task.args["checks"])
-            play_vars = resolved(self._templar, {**task_vars, **(checks.get("vars") or {})}, checks_reads(checks))
+            play_vars = resolved(self._templar, {**task_vars, **(play_checks.get("vars") or {})}, checks_reads(play_checks))
             try:
-                failures.extend(self._check_errors(checks, self._templar.copy_with_new_env(available_variables=play_vars), play_vars, warnings))
+                failures.extend(self._check_errors(play_checks, self._templar.copy_with_new_env(available_variables=play_vars), play_vars, warnings))
             except (AnsibleUndefinedVariable, AnsibleTemplateError) as ex:
                 failures.append(f"could not check the input: {ex.message}")
             task_vars = {name: play_vars[name] for name in task_vars}
@@ -186,15 +192,78 @@ class ActionModule(ActionBase):
             except (AnsibleUndefinedVariable, AnsibleTemplateError) as ex:
                 errors = [f"could not check the input: {ex.message}"]
             failures.extend(f"{role['name']}: {error}" for error in errors)
+        return failures, warnings, tasks, (names if not shared_failed else [])
+
+    def _variables_of(self, name, task_vars):
+        """The variables another host of the play has at this task, as the
+        strategy would give them to its own run of it (Ansible's variable
+        manager, in this worker: the facts and set_facts of the play so far)."""
+        manager = self._task.get_variable_manager()
+        inventory = getattr(manager, "_inventory", None)
+        host = inventory.get_host(name) if inventory is not None and isinstance(name, str) else None
+        if host is None:
+            raise AnsibleError(f"pydeploy.wsgi.check_inputs: hosts lists the play's hosts (got {name!r})")
+        variables = manager.get_vars(play=self._task.get_play(), host=host, task=self._task)
+        # What the strategy and the task executor add, the same for every host of the play.
+        variables.update({key: task_vars[key] for key in PLAY_WIDE if key in task_vars})
+        return variables
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = self._task.args
+        entry_point = args.get("entry_point", "validate")
+        if ("roles" in args) == ("roles_var" in args):
+            raise AnsibleError("pydeploy.wsgi.check_inputs: give roles or roles_var, one of them")
+        loaded = {}
+
+        def roles_of(names):
+            # Each role read once, whatever number of hosts checks it.
+            if not isinstance(names, list):
+                raise AnsibleError("pydeploy.wsgi: roles must be a list of roles")
+            for name in names:
+                if name not in loaded:
+                    loaded[name] = load_roles(self._loader, [name])[0]
+            return [loaded[name] for name in names]
+
+        play_checks = load_checks(self._loader, args["checks"]) if args.get("checks") else None
+        hosts = args.get("hosts")
+        if hosts is None:
+            hosts = [task_vars.get("inventory_hostname")]
+            several = False
+        elif not isinstance(hosts, list) or not hosts:
+            raise AnsibleError("pydeploy.wsgi.check_inputs: hosts is a list of the play's hosts")
+        else:
+            several = True
+        verdicts = {}
+        with templates_compiled_once():
+            for name in hosts:
+                variables = task_vars if name == task_vars.get("inventory_hostname") else self._variables_of(name, task_vars)
+                names = args["roles"] if "roles" in args else resolved(self._templar, variables, [args["roles_var"]]).get(args["roles_var"])
+                failures, warnings, tasks, checked = self._verdict(variables, names, entry_point, roles_of, play_checks)
+                verdict = {"checked_roles": checked, "tasks": tasks}
+                if warnings:
+                    verdict["warnings"] = warnings
+                if failures:
+                    verdict.update(failed=True, msg="; ".join(failures))
+                else:
+                    verdict["msg"] = f"The input of {len(names)} roles passed their argument specs and checks"
+                verdicts[name] = verdict
 
         result["changed"] = False
-        result["checked_roles"] = names if not shared_failed else []
-        result["tasks"] = tasks
-        if warnings:
-            result["warnings"] = warnings
-        if failures:
-            result["failed"] = True
-            result["msg"] = "; ".join(failures)
-        else:
-            result["msg"] = f"The input of {len(roles)} roles passed their argument specs and checks"
+        if not several:
+            result.update(verdicts[hosts[0]])
+            return result
+        # Every host's verdict, for the play to fail each host whose input failed (its own task); the warnings
+        # once each, naming the hosts they concern where not all.
+        result["hosts"] = verdicts
+        by_warning = {}
+        for name, verdict in verdicts.items():
+            for warning in verdict.get("warnings", []):
+                by_warning.setdefault(warning, []).append(name)
+        if by_warning:
+            result["warnings"] = [warning if len(names) == len(hosts) else f"{', '.join(names)}: {warning}" for warning, names in by_warning.items()]
+        failed = [name for name, verdict in verdicts.items() if verdict.get("failed")]
+        result["msg"] = (f"The input of {len(failed)} of {len(hosts)} hosts failed: {', '.join(failed)}" if failed
+                         else f"The input of {len(hosts)} hosts passed their argument specs and checks")
         return result

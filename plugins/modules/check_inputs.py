@@ -29,10 +29,30 @@ version_added: 1.1.0
 author: pydeploy.wsgi contributors (@pydeploy)
 options:
   roles:
-    description: The roles whose input to check, as V(pydeploy.wsgi.<role>).
+    description:
+      - The roles whose input to check, as V(pydeploy.wsgi.<role>).
+      - One of O(roles) and O(roles_var) is required.
     type: list
     elements: str
-    required: true
+  roles_var:
+    description:
+      - The name of a variable holding the roles to check, read for each host checked (its own stack's roles, where
+        the hosts of O(hosts) run different ones).
+      - One of O(roles) and O(roles_var) is required.
+    type: str
+    version_added: 1.2.0
+  hosts:
+    description:
+      - "The hosts to check, each with its own variables, in this one task (give it C(run_once), and the play's batch,
+        V({{ ansible_play_batch }})): the checks and the roles' options are the same templates on every host,
+        compiled once for them all instead of once a host."
+      - The task then fails only where its own arguments are wrong; each host's verdict is in RV(hosts), for the
+        play to fail each host whose input failed (see the examples). Each warning is given once, naming the hosts
+        it concerns where not all.
+      - Without it, the host the task runs for is checked, and the task fails where its input does.
+    type: list
+    elements: str
+    version_added: 1.2.0
   entry_point:
     description: The argument spec entry point the variables are validated against.
     type: str
@@ -78,17 +98,37 @@ EXAMPLES = r"""
     name: "{{ item.role }}"
     tasks_from: "{{ item.file }}"
   loop: "{{ inputs.tasks }}"
+
+- name: Check the input of every host of the batch in one task, each host against its own stack's roles
+  pydeploy.wsgi.check_inputs:
+    roles_var: checked_roles
+    hosts: "{{ ansible_play_batch }}"
+  run_once: true
+  register: inputs
+
+- name: Stop a host whose input failed its checks
+  ansible.builtin.fail:
+    msg: "{{ inputs.hosts[inventory_hostname].msg }}"
+  when: inputs.hosts[inventory_hostname].failed | default(false)
 """
 
 RETURN = r"""
 checked_roles:
   description: The roles whose input was checked.
-  returned: always
+  returned: without O(hosts)
   type: list
   elements: str
 tasks:
   description: The roles' tasks files to run next (the checks that need a module), each a C(role) and a C(file).
-  returned: always
+  returned: without O(hosts)
   type: list
   elements: dict
+hosts:
+  description:
+    - Each host's verdict, by its inventory name, where O(hosts) is given. C(failed) (true where its input failed) and
+      C(msg) (every failure of the host, or that all passed), C(checked_roles), C(tasks) and C(warnings) (where any)
+      as the task returns them for one host.
+  returned: with O(hosts)
+  type: dict
+  version_added: 1.2.0
 """

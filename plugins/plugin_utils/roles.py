@@ -8,6 +8,7 @@ input, checked) and pydeploy.wsgi.converged (each role's input, as a digest).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -237,3 +238,46 @@ def collection_digest():
                         digest.update(hashlib.sha256(handle.read()).digest())
         _COLLECTION_DIGEST.append(digest.hexdigest())
     return _COLLECTION_DIGEST[0]
+
+
+@contextlib.contextmanager
+def templates_compiled_once():
+    """Within, each distinct template is compiled once and its compiled form
+    used again (ansible-core compiles a template at every use: checking many
+    hosts in one task, the same checks and options, would compile each again
+    for every host). Only successful compiles are kept (an error is raised
+    as Ansible raises it, with the template's own origin), keyed by the
+    template's text, the templating options and the folder relative paths
+    start from; rendering is Ansible's, with each use's variables. Where
+    ansible-core has no such compile step (another version's internals),
+    nothing is kept and every template compiles as before."""
+    try:
+        from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
+        from ansible._internal._templating._jinja_bits import AnsibleTemplate  # noqa: PLC0415
+    except ImportError:
+        yield
+        return
+    original = getattr(TemplateEngine, "_compile_template", None)
+    if original is None:
+        yield
+        return
+    compiled = {}
+
+    def compile_template(self, template, options):
+        try:
+            key = (str(template), options, self.basedir)
+            hash(key)
+        except TypeError:
+            return original(self, template, options)
+        if key not in compiled:
+            result = original(self, template, options)
+            if not isinstance(result, AnsibleTemplate):
+                return result
+            compiled[key] = result
+        return compiled[key]
+
+    TemplateEngine._compile_template = compile_template
+    try:
+        yield
+    finally:
+        TemplateEngine._compile_template = original
