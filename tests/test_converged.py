@@ -315,3 +315,82 @@ def test_every_role_declares_what_it_manages(role):
     watch = found.get(f"__{role}_watch")
     assert isinstance(watch, dict) and watch, f"roles/{role}/vars/main.yml has no __{role}_watch"
     assert set(watch) <= {"trees", "files", "listings", "units"}, watch
+
+
+PREPARED_PLAY = """
+- name: The roles' input of two hosts worked out in one task, each host's check taking its own
+  hosts: one:two
+  connection: local
+  gather_facts: false
+  vars:
+    rotation: {{name: hello, paths: [/var/log/hello/*.log]}}
+    logrotate_configs: ["{{{{ rotation }}}}"]
+    checked: [pydeploy.wsgi.logrotate]
+  tasks:
+    - name: Record each host's run, the input worked out by its own task
+      pydeploy.wsgi.converged: {{roles: [pydeploy.wsgi.logrotate], path: "{folder}/{{{{ inventory_hostname }}}}.json", state: present}}
+    - name: Every host's roles' input in one task
+      pydeploy.wsgi.converged: {{roles_var: checked, hosts: "{{{{ ansible_play_batch }}}}"}}
+      run_once: true
+      register: prepared
+    - name: Each host's check with its own prepared input
+      pydeploy.wsgi.converged:
+        roles: [pydeploy.wsgi.logrotate]
+        prepared: "{{{{ prepared.hosts[inventory_hostname] }}}}"
+        path: "{folder}/{{{{ inventory_hostname }}}}.json"
+      register: same
+    - name: Another host's prepared input
+      pydeploy.wsgi.converged:
+        roles: [pydeploy.wsgi.logrotate]
+        prepared: "{{{{ prepared.hosts['two' if inventory_hostname == 'one' else 'one'] }}}}"
+        path: "{folder}/{{{{ inventory_hostname }}}}.json"
+      check_mode: true
+      register: swapped
+    - name: Prepared for other roles than the check's (worked out again)
+      pydeploy.wsgi.converged:
+        roles: [pydeploy.wsgi.logrotate, pydeploy.wsgi.python]
+        prepared: "{{{{ prepared.hosts[inventory_hostname] }}}}"
+        path: "{folder}/{{{{ inventory_hostname }}}}.json"
+      check_mode: true
+      register: more
+    - name: What the actions answered
+      ansible.builtin.copy:
+        content: "{{{{ {{'prepared': prepared, 'same': same, 'swapped': swapped, 'more': more}} | to_json }}}}"
+        dest: "{answers}/{{{{ inventory_hostname }}}}.json"
+        mode: "0600"
+"""
+
+
+def test_the_roles_input_of_every_host_in_one_task_is_each_host_s_own(tmp_path):
+    """converged with hosts: each host's roles' input from its own variables
+    (the two hosts rotate differently), the same digests its own task works
+    out (its record holds them), taken by its check as prepared (another
+    host's are not its own); prepared for other roles, worked out again."""
+    assert os.geteuid() == 0
+    folder = pathlib.Path("/run") / f"pydeploy-test-converged-{uuid.uuid4().hex}"
+    folder.mkdir(mode=0o755)
+    try:
+        answers = tmp_path / "answers"
+        answers.mkdir()
+        inventory = tmp_path / "hosts.yml"
+        inventory.write_text(json.dumps({"all": {"hosts": {"one": {"logrotate_rotate": 7}, "two": {"logrotate_rotate": 30}},
+                                                 "vars": {"ansible_python_interpreter": sys.executable}}}))
+        playbook = tmp_path / "play.yml"
+        playbook.write_text(PREPARED_PLAY.format(folder=folder, answers=answers))
+        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+        out = subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook)], capture_output=True, text=True, cwd=ROOT, env=env,
+                             timeout=300, check=False)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+        got = {host: json.loads((answers / f"{host}.json").read_text()) for host in ("one", "two")}
+        hosts = got["one"]["prepared"]["hosts"]
+        assert set(hosts) == {"one", "two"} and hosts["one"]["roles"] == ["pydeploy.wsgi.logrotate"], hosts
+        assert hosts["one"]["digests"] != hosts["two"]["digests"], hosts
+        assert hosts["one"]["watches"] == hosts["two"]["watches"], hosts
+        for host in ("one", "two"):
+            assert got[host]["same"]["unchanged"] is True, got[host]["same"]
+            assert got[host]["swapped"]["reason"] == "the input changed: pydeploy.wsgi.logrotate", got[host]["swapped"]
+            assert got[host]["more"]["reason"] == "the input changed: pydeploy.wsgi.python", got[host]["more"]
+            recorded = json.loads((folder / f"{host}.json").read_text())
+            assert recorded["inputs"]["pydeploy.wsgi.logrotate"] == hosts[host]["digests"]["pydeploy.wsgi.logrotate"], recorded["inputs"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -28,13 +28,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
 from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import (
-    checks_reads, load_checks, load_roles, options, provided, resolved, role_variables, templates_compiled_once,
+    batch_variables, checks_reads, load_checks, options, provided, resolved, role_reader, role_variables, roles_to_check,
+    templates_compiled_once,
 )
 
-
-# The magic variables every host of the play has alike at a task, set by the
-# strategy (the play's hosts as the run has them) and the task executor.
-PLAY_WIDE = ("ansible_play_hosts_all", "ansible_play_hosts", "ansible_play_batch", "ansible_search_path")
 
 # A template that is one expression, {{ ... }}, and nothing else.
 _EXPRESSION = re.compile(r"\A\s*\{\{(?P<expression>.*)\}\}\s*\Z", re.S)
@@ -194,52 +191,20 @@ class ActionModule(ActionBase):
             failures.extend(f"{role['name']}: {error}" for error in errors)
         return failures, warnings, tasks, (names if not shared_failed else [])
 
-    def _variables_of(self, name, task_vars):
-        """The variables another host of the play has at this task, as the
-        strategy would give them to its own run of it (Ansible's variable
-        manager, in this worker: the facts and set_facts of the play so far)."""
-        manager = self._task.get_variable_manager()
-        inventory = getattr(manager, "_inventory", None)
-        host = inventory.get_host(name) if inventory is not None and isinstance(name, str) else None
-        if host is None:
-            raise AnsibleError(f"pydeploy.wsgi.check_inputs: hosts lists the play's hosts (got {name!r})")
-        variables = manager.get_vars(play=self._task.get_play(), host=host, task=self._task)
-        # What the strategy and the task executor add, the same for every host of the play.
-        variables.update({key: task_vars[key] for key in PLAY_WIDE if key in task_vars})
-        return variables
-
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = self._task.args
         entry_point = args.get("entry_point", "validate")
-        if ("roles" in args) == ("roles_var" in args):
-            raise AnsibleError("pydeploy.wsgi.check_inputs: give roles or roles_var, one of them")
-        loaded = {}
-
-        def roles_of(names):
-            # Each role read once, whatever number of hosts checks it.
-            if not isinstance(names, list):
-                raise AnsibleError("pydeploy.wsgi: roles must be a list of roles")
-            for name in names:
-                if name not in loaded:
-                    loaded[name] = load_roles(self._loader, [name])[0]
-            return [loaded[name] for name in names]
-
+        # Each role read once, whatever number of hosts checks it.
+        roles_of = role_reader(self._loader)
         play_checks = load_checks(self._loader, args["checks"]) if args.get("checks") else None
-        hosts = args.get("hosts")
-        if hosts is None:
-            hosts = [task_vars.get("inventory_hostname")]
-            several = False
-        elif not isinstance(hosts, list) or not hosts:
-            raise AnsibleError("pydeploy.wsgi.check_inputs: hosts is a list of the play's hosts")
-        else:
-            several = True
+        several = "hosts" in args
+        hosts = args["hosts"] if several else [task_vars.get("inventory_hostname")]
         verdicts = {}
         with templates_compiled_once():
-            for name in hosts:
-                variables = task_vars if name == task_vars.get("inventory_hostname") else self._variables_of(name, task_vars)
-                names = args["roles"] if "roles" in args else resolved(self._templar, variables, [args["roles_var"]]).get(args["roles_var"])
+            for name, variables in batch_variables(self._task, task_vars, hosts):
+                names = roles_to_check(self._templar, args, variables)
                 failures, warnings, tasks, checked = self._verdict(variables, names, entry_point, roles_of, play_checks)
                 verdict = {"checked_roles": checked, "tasks": tasks}
                 if warnings:

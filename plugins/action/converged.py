@@ -23,7 +23,10 @@ import json
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import collection_digest, load_roles, options, provided, resolved, role_variables
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils.roles import (
+    batch_variables, collection_digest, load_roles, options, provided, resolved, role_reader, role_variables, roles_to_check,
+    templates_compiled_once,
+)
 
 # What every role's state depends on: the installed packages, the accounts.
 BASE_WATCH = {"files": ["/var/lib/dpkg/status", "/etc/passwd", "/etc/group"]}
@@ -38,7 +41,7 @@ def digest(value):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("roles", "path", "state", "inputs", "watch", "max_age", "enabled"))
+    _VALID_ARGS = frozenset(("roles", "roles_var", "hosts", "prepared", "path", "state", "inputs", "watch", "max_age", "enabled"))
 
     def _content_digest(self, path):
         """A controller file's SHA-256, found as the roles' copy and file
@@ -50,10 +53,56 @@ class ActionModule(ActionBase):
         with open(found, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()
 
+    def _roles_input(self, roles, task_vars):
+        """What the roles give the record for one host: each role's input as
+        a digest (its options as the host sees them, templated, and the
+        content of the controller's files it reads), and what it manages on
+        the host (its __<role>_watch, templated), role by role."""
+        # What is digested below, and the variables it reads, templated once each.
+        variables = resolved(self._templar, role_variables(roles, task_vars), [
+            name for role in roles
+            for name in [*options(role, "validate"), f"__{role['short']}_controller_files", f"__{role['short']}_watch"]
+        ])
+        templar = self._templar.copy_with_new_env(available_variables=variables)
+        digests = {}
+        watches = []
+        for role in roles:
+            # The role's options, and the content of the controller's
+            # files it reads (__<role>_controller_files: a certificate
+            # given as a path changes without its path changing).
+            files = templar.template(variables.get(f"__{role['short']}_controller_files") or [])
+            contents = {str(path): self._content_digest(str(path)) for path in files}
+            digests[role["name"]] = digest({"options": provided(role, "validate", templar, variables), "files": contents})
+            declared = variables.get(f"__{role['short']}_watch")
+            if declared is None:
+                raise AnsibleError(f"pydeploy.wsgi.converged: {role['name']} declares nothing it manages (__{role['short']}_watch)")
+            declared = templar.template(declared)
+            watches.append({key: [str(item) for item in declared.get(key) or []] for key in WATCH_KEYS})
+        return {"roles": [role["name"] for role in roles], "digests": digests, "watches": watches}
+
+    def _prepare(self, args, task_vars):
+        """With hosts: each host's roles' input (_roles_input) in this one
+        task, the same templates compiled once for all, for each host's own
+        check to take as prepared."""
+        read = role_reader(self._loader)
+        prepared = {}
+        with templates_compiled_once():
+            for name, variables in batch_variables(self._task, task_vars, args["hosts"]):
+                try:
+                    prepared[name] = self._roles_input(read(roles_to_check(self._templar, args, variables)), variables)
+                except AnsibleError:
+                    # Left to the host's own check, which works it out again and fails there, in its own output
+                    # (this task's is hidden).
+                    continue
+        return {"changed": False, "hosts": prepared, "msg": f"The roles' input of {len(prepared)} of {len(args['hosts'])} hosts, as digests"}
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = self._task.args
+        if "hosts" in args:
+            result.update(self._prepare(args, task_vars))
+            return result
         state = args.get("state", "check")
         module_args = {
             "path": args.get("path"),
@@ -65,13 +114,11 @@ class ActionModule(ActionBase):
             extra = args.get("inputs") or {}
             if not isinstance(extra, dict):
                 raise AnsibleError("pydeploy.wsgi.converged: inputs must be a mapping of names to values")
-            roles = load_roles(self._loader, args.get("roles") or [])
-            # What is digested below, and the variables it reads, templated once each.
-            variables = resolved(self._templar, role_variables(roles, task_vars), [
-                name for role in roles
-                for name in [*options(role, "validate"), f"__{role['short']}_controller_files", f"__{role['short']}_watch"]
-            ])
-            templar = self._templar.copy_with_new_env(available_variables=variables)
+            names = roles_to_check(self._templar, {"roles": []} if not {"roles", "roles_var"} & set(args) else args, task_vars)
+            prepared = args.get("prepared")
+            if not (isinstance(prepared, dict) and prepared.get("roles") == names):
+                # Not prepared for these roles (no prepare task, or another host's list): worked out here.
+                prepared = self._roles_input(load_roles(self._loader, names), task_vars)
             facts = task_vars.get("ansible_facts") or {}
             inputs = {
                 "collection": collection_digest(),
@@ -83,19 +130,10 @@ class ActionModule(ActionBase):
             if not isinstance(given, dict) or set(given) - set(WATCH_KEYS):
                 raise AnsibleError(f"pydeploy.wsgi.converged: watch is a mapping of {', '.join(WATCH_KEYS)}")
             watch = {key: list(BASE_WATCH.get(key, [])) + [str(item) for item in given.get(key) or []] for key in WATCH_KEYS}
-            for role in roles:
-                # The role's options, and the content of the controller's
-                # files it reads (__<role>_controller_files: a certificate
-                # given as a path changes without its path changing).
-                files = templar.template(variables.get(f"__{role['short']}_controller_files") or [])
-                contents = {str(path): self._content_digest(str(path)) for path in files}
-                inputs[role["name"]] = digest({"options": provided(role, "validate", templar, variables), "files": contents})
-                declared = variables.get(f"__{role['short']}_watch")
-                if declared is None:
-                    raise AnsibleError(f"pydeploy.wsgi.converged: {role['name']} declares nothing it manages (__{role['short']}_watch)")
-                declared = templar.template(declared)
+            inputs.update(prepared["digests"])
+            for declared in prepared["watches"]:
                 for key in WATCH_KEYS:
-                    watch[key].extend(str(item) for item in declared.get(key) or [] if str(item) not in watch[key])
+                    watch[key].extend(item for item in declared[key] if item not in watch[key])
             module_args.update(inputs=inputs, watch=watch)
         answer = self._execute_module(module_name="pydeploy.wsgi.converged", module_args=module_args, task_vars=task_vars)
         # The module's arguments (digests, paths) are no one's business in the output.

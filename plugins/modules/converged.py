@@ -24,9 +24,8 @@ version_added: 0.1.0
 author: pydeploy.wsgi contributors (@pydeploy)
 options:
   path:
-    description: The record, in a folder of root's (created with mode C(0755) if missing).
+    description: The record, in a folder of root's (created with mode C(0755) if missing). Required but with O(hosts).
     type: path
-    required: true
   state:
     description: V(check) compares, V(present) records, V(absent) removes.
     type: str
@@ -41,6 +40,29 @@ options:
     type: list
     elements: str
     default: []
+  roles_var:
+    description:
+      - The name of a variable holding the roles, read for each host (with O(hosts), each host's own stack's roles).
+        Instead of O(roles).
+    type: str
+    version_added: 1.2.0
+  hosts:
+    description:
+      - "The hosts to work out the roles' input for, each with its own variables, in this one task and nothing else (no
+        module runs, nothing is compared or written): give it C(run_once), the play's batch
+        (V({{ ansible_play_batch }})) and C(no_log) (digests of variables that may hold secrets), and each host's entry
+        of RV(hosts) to that host's own check as O(prepared). The roles' options are the same templates on every host,
+        compiled once for them all. A host whose roles' input cannot be worked out is left out: its own check works it
+        out again and fails in its own output."
+    type: list
+    elements: str
+    version_added: 1.2.0
+  prepared:
+    description:
+      - The host's entry of RV(hosts) of a task with O(hosts). Taken where it was worked out for the same roles as this
+        task's; otherwise the action works the roles' input out itself, as without it.
+    type: dict
+    version_added: 1.2.0
   inputs:
     description:
       - More of the run's input beside the roles', by name (the release, the parts the host plays); any value.
@@ -94,6 +116,25 @@ EXAMPLES = r"""
       release: "{{ release }}"
   register: converged
 
+# Or, on many hosts: the roles' input of every host of the batch in one task
+# (the same templates compiled once), each host's check taking its own.
+- name: Work out the roles' input of every host
+  pydeploy.wsgi.converged:
+    roles: [pydeploy.wsgi.nginx, pydeploy.wsgi.tls]
+    hosts: "{{ ansible_play_batch }}"
+  run_once: true
+  no_log: true
+  register: roles_input
+
+- name: Tell whether anything changed since the last complete run, with the input worked out above
+  pydeploy.wsgi.converged:
+    roles: [pydeploy.wsgi.nginx, pydeploy.wsgi.tls]
+    prepared: "{{ roles_input.hosts[inventory_hostname] }}"
+    path: /var/lib/pydeploy/converged/hello.json
+    inputs:
+      release: "{{ release }}"
+  register: converged
+
 - name: End the host when nothing changed
   ansible.builtin.meta: end_host
   when: converged.unchanged
@@ -111,13 +152,21 @@ EXAMPLES = r"""
 RETURN = r"""
 unchanged:
   description: Whether the host is as the record says and the input the same (V(check)); V(false) otherwise.
-  returned: always
+  returned: without O(hosts)
   type: bool
 reason:
   description: Why the host is not taken as unchanged (the first difference found), or when the record was made.
-  returned: always
+  returned: without O(hosts)
   type: str
   sample: /etc/nginx/sites-available/hello changed
+hosts:
+  description:
+    - With O(hosts), each host's roles' input by its inventory name, for its own check's O(prepared) (the roles, a
+      digest of each role's input, what each manages on the host). Digests of variables that may hold secrets, so
+      give the task C(no_log).
+  returned: with O(hosts)
+  type: dict
+  version_added: 1.2.0
 """
 
 import hashlib
@@ -306,14 +355,20 @@ def remove(path):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "path": {"type": "path", "required": True},
+            "path": {"type": "path"},
             "state": {"type": "str", "choices": ["check", "present", "absent"], "default": "check"},
             "roles": {"type": "list", "elements": "str", "default": []},
+            # Read by the action plugin, on the controller.
+            "roles_var": {"type": "str"},
+            "hosts": {"type": "list", "elements": "str"},
+            "prepared": {"type": "dict"},
             "inputs": {"type": "dict", "default": {}},
             "watch": {"type": "dict", "default": {}},
             "max_age": {"type": "int", "default": 86400},
             "enabled": {"type": "bool", "default": True},
         },
+        # With hosts, the action works out the roles' input and calls no module.
+        required_one_of=[("path", "hosts")],
         supports_check_mode=True,
     )
     path, state = module.params["path"], module.params["state"]

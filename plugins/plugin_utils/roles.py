@@ -80,6 +80,22 @@ def load_roles(loader, names):
     return [load_role(loader, name) for name in names]
 
 
+def role_reader(loader):
+    """load_roles for a task that reads roles for many hosts: each role read
+    once, however many hosts name it."""
+    loaded = {}
+
+    def read(names):
+        if not isinstance(names, list):
+            raise AnsibleError("pydeploy.wsgi: roles must be a list of roles")
+        for name in names:
+            if name not in loaded:
+                loaded[name] = load_role(loader, name)
+        return [loaded[name] for name in names]
+
+    return read
+
+
 def role_variables(roles, task_vars):
     """What the roles' tasks would see: their defaults below the play's
     variables, their vars above (where the play has not loaded them:
@@ -281,3 +297,42 @@ def templates_compiled_once():
         yield
     finally:
         TemplateEngine._compile_template = original
+
+
+# The magic variables every host of the play has alike at a task, set by the
+# strategy (the play's hosts as the run has them) and the task executor.
+PLAY_WIDE = ("ansible_play_hosts_all", "ansible_play_hosts", "ansible_play_batch", "ansible_search_path")
+
+
+def batch_variables(task, task_vars, hosts):
+    """(name, variables) for each host named: the task's own host's
+    task_vars, another host's as the strategy would give them to its own run
+    of the task (Ansible's variable manager, in this worker: the facts and
+    set_facts of the play so far). For an action that does in one task, with
+    run_once, what each host's task would do alone: see
+    templates_compiled_once."""
+    if not isinstance(hosts, list) or not hosts:
+        raise AnsibleError("pydeploy.wsgi: hosts is a list of the play's hosts (ansible_play_batch)")
+    manager = task.get_variable_manager()
+    inventory = getattr(manager, "_inventory", None)
+    for name in hosts:
+        if name == task_vars.get("inventory_hostname"):
+            yield name, task_vars
+            continue
+        host = inventory.get_host(name) if inventory is not None and isinstance(name, str) else None
+        if host is None:
+            raise AnsibleError(f"pydeploy.wsgi: hosts lists the play's hosts (got {name!r})")
+        variables = manager.get_vars(play=task.get_play(), host=host, task=task)
+        variables.update({key: task_vars[key] for key in PLAY_WIDE if key in task_vars})
+        yield name, variables
+
+
+def roles_to_check(templar, args, variables):
+    """The roles a task names for one host: its roles, or the value of the
+    variable its roles_var names, templated with the host's variables."""
+    if ("roles" in args) == ("roles_var" in args):
+        raise AnsibleError("pydeploy.wsgi: give roles or roles_var, one of them")
+    if "roles" in args:
+        return args["roles"]
+    name = args["roles_var"]
+    return resolved(templar, variables, [name]).get(name)
