@@ -75,9 +75,7 @@ def load_role(loader, name):
 
 
 def load_roles(loader, names):
-    if not isinstance(names, list):
-        raise AnsibleError("pydeploy.wsgi: roles must be a list of roles")
-    return [load_role(loader, name) for name in names]
+    return role_reader(loader)(names)
 
 
 def role_reader(loader):
