@@ -229,12 +229,12 @@ def checks_play(playbook, path):
     play = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())[0]
     include = [
         task for task in play.get("pre_tasks", []) + play.get("tasks", [])
-        if task.get("ansible.builtin.include_tasks", {}).get("file") == "tasks/check-inputs.yml"
+        if task.get("ansible.builtin.import_tasks") == "tasks/check-inputs.yml"
     ]
     assert len(include) == 1, include
     include = copy.deepcopy(include[0])
-    include["ansible.builtin.include_tasks"]["file"] = str(ROOT / "playbooks" / "tasks" / "check-inputs.yml")
-    assert include["ansible.builtin.include_tasks"]["apply"].pop("any_errors_fatal") is True
+    include["ansible.builtin.import_tasks"] = str(ROOT / "playbooks" / "tasks" / "check-inputs.yml")
+    assert include.pop("any_errors_fatal") is True
     checks = {key: play[key] for key in ("name", "hosts", "become", "gather_facts", "vars") if key in play}
     checks["vars_files"] = [str(ROOT / "playbooks" / name) for name in play["vars_files"]]
     checks["tasks"] = [include]

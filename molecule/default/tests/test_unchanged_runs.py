@@ -11,6 +11,13 @@ from conftest import APP, changed_count, changed_tasks, run_playbook
 
 LOCK = "TASK [Take or release the lock of the app on the host]"
 RECORD = f"/var/lib/pydeploy/converged/{APP}.json"
+CHECK = "Tell whether the host is as its last complete run left it"
+END = "End the run of an unchanged host"
+# Tasks that set facts for the tasks of a run that goes on.
+READYING = (
+    "Work out the parts the host plays (lb and app groups) and its roles",
+    "pydeploy.wsgi.app : Name the release after its source and build inputs",
+)
 
 
 def recap_ok(out):
@@ -29,7 +36,12 @@ def spared(out):
     assert LOCK not in out, out[-3000:]
     assert reason(out).startswith("unchanged since the complete run of "), out[-3000:]
     # The input checks, the source, the check: a handful of tasks, not ~150.
-    assert recap_ok(out) <= 20, out[-3000:]
+    assert recap_ok(out) <= 12, out[-3000:]
+    # The host's own tasks end at its check: none that only readies the
+    # tasks after it (the parts the host plays, the release's name) runs.
+    tasks = re.findall(r"^TASK \[(.*)\]", out, re.M)
+    assert tasks[tasks.index(CHECK) + 1:] == [END], tasks
+    assert not set(tasks) & set(READYING), tasks
 
 
 def test_an_unchanged_host_is_checked_in_one_task(host):
