@@ -171,3 +171,95 @@ def test_the_front_ends_read_the_certificate_where_the_tls_role_writes_it(tmp_pa
         if tags == "all":
             assert found["tls"] == [cert, key]
         assert (found["nginx"], found["apache"], found["health_ca_file"]) == ([cert, key], [cert, key], cert), (tags, found)
+
+
+
+# The contract's items (docs/docsite/rst/app-servers.rst), each the server
+# role's option <prefix>_<item>, and the variable the wiring hands it on as.
+CONTRACT = {
+    "packages": "app_server_packages", "system_packages": "app_server_system_packages",
+    "trial_argv": "app_server_trial_argv", "trial_endpoint": "app_server_trial_endpoint",
+    "switch_argv": "app_server_switch_argv", "live_path": "app_server_live_path",
+    "started_argv": "app_server_started_argv", "sandbox": "app_server_sandbox", "unit": "app_service_name",
+    "health_endpoint": "app_health_endpoint", "logrotate": "logrotate_dependent_configs",
+    "socket_path": "nginx_upstream_socket",
+}
+PREFIXES = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache_wsgi"}
+
+
+def test_each_app_server_s_contract_is_one_mapping_its_registry_line_names():
+    """No name is put together at run time: the registry names a mapping in
+    the server's role's vars, holding every item of the contract, each the
+    role's own option of that name (the sandbox with its overrides laid
+    over it), or empty where the server has none."""
+    text = (ROOT / "playbooks" / "vars" / "wiring.yml").read_text()
+    assert "__pydeploy_contract ~" not in text
+    wiring = yaml.safe_load(text)
+    assert sorted(wiring["__pydeploy_app_servers"]) == sorted(PREFIXES)
+    for server, line in wiring["__pydeploy_app_servers"].items():
+        role = line["role"].rsplit(".", 1)[1]
+        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        contract = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())[line["contract"]]
+        # mod_wsgi has no socket between the front end and the app.
+        assert set(contract) | ({"socket_path"} if line["protocol"] == "none" else set()) == set(CONTRACT), server
+        for item, value in contract.items():
+            option = f"{PREFIXES[server]}_{item}"
+            if f"{option}_overrides" in defaults:
+                assert value == "{{ %s | combine(%s_overrides) }}" % (option, option), (server, item)
+            elif option in defaults:
+                assert value == "{{ %s }}" % option, (server, item)
+            else:
+                assert value in ([], {}), (server, item, value)
+
+
+def contract_play(prefix):
+    """A play that imports the app servers' roles as site.yml does (their
+    defaults and vars, no tasks) and prints, for each host, the server's
+    options and what the wiring hands on."""
+    options = [f"{prefix}_{item}" for item in CONTRACT] + [f"{prefix}_sandbox_overrides"]
+    imports = [{"name": f"Import {role}", "ansible.builtin.import_role": {"name": f"pydeploy.wsgi.{role}", "tasks_from": "contract"}}
+               for role in ("gunicorn", "uwsgi", "apache")]
+    show = {"name": "Print them", "ansible.builtin.debug": {"msg": {
+        "options": {name: "{{ %s | default('absent') }}" % name for name in options},
+        "wired": {item: "{{ %s }}" % variable for item, variable in CONTRACT.items()} | {"apache_socket_path": "{{ apache_upstream_socket }}"},
+    }}}
+    return [{"name": "Print what the contract hands on", "hosts": "all", "gather_facts": False,
+             "vars_files": [str(ROOT / "playbooks" / "vars" / "wiring.json")], "tasks": [*imports, show]}]
+
+
+@pytest.mark.parametrize("server, front_end", [("gunicorn", "nginx"), ("uwsgi", "nginx"), ("mod_wsgi", "apache")])
+def test_the_app_role_gets_the_chosen_server_s_contract_and_an_inventory_value_wins(tmp_path, server, front_end):
+    prefix = PREFIXES[server]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(contract_play(prefix)))
+    base = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "pydeploy_front_end": front_end, "pydeploy_app_server": server}
+    hosts = {"given": {**base, "app_server_switch_argv": ["/bin/true"], f"{prefix}_unit": "other.service",
+                       f"{prefix}_sandbox_overrides": {"PrivateDevices": False}},
+             "published": base}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"vars": {"pydeploy_app_name": "shop"}, "children": {"web": {"hosts": hosts}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found = {host: printed["msg"] for host, printed in json.loads(result.stdout)["plays"][0]["tasks"][-1]["hosts"].items()}
+    assert sorted(found) == ["given", "published"]
+    for host, printed in found.items():
+        options, wired = printed["options"], printed["wired"]
+        for item in CONTRACT:
+            option = options[f"{prefix}_{item}"]
+            if host == "given" and item == "switch_argv":
+                expected = ["/bin/true"]
+            elif option == "absent":
+                # None from this server: mod_wsgi's sandbox (the app runs inside Apache) and
+                # socket (the shared path, which nothing reads), a unit's own start.
+                expected = {"sandbox": {}, "socket_path": "/run/shop/mod_wsgi.sock"}.get(item, [])
+            elif item == "sandbox":
+                expected = {**option, **options[f"{prefix}_sandbox_overrides"]}
+            else:
+                expected = option
+            assert wired[item] == expected, (host, item)
+        assert wired["apache_socket_path"] == wired["socket_path"], host
+    assert found["given"]["wired"]["unit"] == "other.service"
+    if server != "mod_wsgi":
+        assert found["given"]["wired"]["sandbox"]["PrivateDevices"] is False
+        assert found["published"]["wired"]["sandbox"]["PrivateDevices"] is True
