@@ -14,6 +14,23 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+
+def imports(roles, tags=None):
+    """Tasks that import the collection's roles as site.yml does: their
+    defaults and vars in the play, none of their tasks run (each role's
+    validate.yml, one task, skipped)."""
+    return "".join(f"""    - name: Import {role}
+      ansible.builtin.import_role:
+        name: pydeploy.wsgi.{role}
+        tasks_from: validate
+        rolespec_validate: false
+      when: false
+      tags: [{tags or 'always'}]
+""" for role in roles)
+
+
+SITE_ROLES = ("python", "app", "gunicorn", "uwsgi", "tls", "nginx", "apache", "logrotate")
+
 PLAY = """
 - name: Print the wiring
   hosts: all
@@ -21,7 +38,7 @@ PLAY = """
   vars_files:
     - {wiring}
   tasks:
-    - name: Print what the roles get
+""" + imports(SITE_ROLES).replace("{", "{{").replace("}", "}}") + """    - name: Print what the roles get
       ansible.builtin.debug:
         msg:
           upstreams: "{{{{ __pydeploy_upstreams }}}}"
@@ -49,7 +66,7 @@ def wired(tmp_path, addresses, groups=None, **host_vars):
     result = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    task = json.loads(result.stdout)["plays"][0]["tasks"][0]
+    task = json.loads(result.stdout)["plays"][0]["tasks"][-1]
     found = {host: printed["msg"] for host, printed in task["hosts"].items()}
     assert sorted(found) == sorted(addresses), result.stdout[-3000:]
     return found
@@ -124,7 +141,8 @@ def test_the_playbooks_load_the_wiring_as_written():
 
 
 # The certificate's paths as each role gets them in site.yml (the tls role
-# imported: its defaults in the play) and in deploy.yml (without it).
+# and the front ends imported: their defaults in the play) and, for the
+# health gate, in deploy.yml (the app role without them).
 CERT_PLAY = """
 - name: Print the certificate's paths
   hosts: all
@@ -132,19 +150,13 @@ CERT_PLAY = """
   vars_files:
     - {wiring}
   tasks:
-    - name: The tls role, as site.yml imports it (its defaults, not its tasks)
-      ansible.builtin.import_role:
-        name: pydeploy.wsgi.tls
-        tasks_from: run
-      when: false
-      tags: [with_tls]
-
+""" + (imports(("tls", "nginx", "apache"), "with_tls") + imports(("app",))).replace("{", "{{").replace("}", "}}") + """
     - name: Print them
       ansible.builtin.debug:
         msg:
           tls: ["{{{{ tls_cert_path | default('') }}}}", "{{{{ tls_key_path | default('') }}}}"]
-          nginx: ["{{{{ nginx_tls_cert_path }}}}", "{{{{ nginx_tls_key_path }}}}"]
-          apache: ["{{{{ apache_tls_cert_path }}}}", "{{{{ apache_tls_key_path }}}}"]
+          nginx: ["{{{{ nginx_tls_cert_path | default('') }}}}", "{{{{ nginx_tls_key_path | default('') }}}}"]
+          apache: ["{{{{ apache_tls_cert_path | default('') }}}}", "{{{{ apache_tls_key_path | default('') }}}}"]
           health_ca_file: "{{{{ app_health_ca_file }}}}"
       tags: [always]
 """
@@ -169,8 +181,8 @@ def test_the_front_ends_read_the_certificate_where_the_tls_role_writes_it(tmp_pa
         tasks = json.loads(result.stdout)["plays"][0]["tasks"]
         found = tasks[-1]["hosts"]["web1"]["msg"]
         if tags == "all":
-            assert found["tls"] == [cert, key]
-        assert (found["nginx"], found["apache"], found["health_ca_file"]) == ([cert, key], [cert, key], cert), (tags, found)
+            assert (found["tls"], found["nginx"], found["apache"]) == ([cert, key], [cert, key], [cert, key]), found
+        assert found["health_ca_file"] == cert, (tags, found)
 
 
 
@@ -217,14 +229,15 @@ def contract_play(prefix):
     defaults and vars, no tasks) and prints, for each host, the server's
     options and what the wiring hands on."""
     options = [f"{prefix}_{item}" for item in CONTRACT] + [f"{prefix}_sandbox_overrides"]
-    imports = [{"name": f"Import {role}", "ansible.builtin.import_role": {"name": f"pydeploy.wsgi.{role}", "tasks_from": "contract"}}
-               for role in ("gunicorn", "uwsgi", "apache")]
+    roles = [{"name": f"Import {role}", "ansible.builtin.import_role": {"name": f"pydeploy.wsgi.{role}", "tasks_from": "validate",
+                                                                       "rolespec_validate": False}, "when": False}
+             for role in SITE_ROLES]
     show = {"name": "Print them", "ansible.builtin.debug": {"msg": {
         "options": {name: "{{ %s | default('absent') }}" % name for name in options},
         "wired": {item: "{{ %s }}" % variable for item, variable in CONTRACT.items()} | {"apache_socket_path": "{{ apache_upstream_socket }}"},
     }}}
     return [{"name": "Print what the contract hands on", "hosts": "all", "gather_facts": False,
-             "vars_files": [str(ROOT / "playbooks" / "vars" / "wiring.json")], "tasks": [*imports, show]}]
+             "vars_files": [str(ROOT / "playbooks" / "vars" / "wiring.json")], "tasks": [*roles, show]}]
 
 
 @pytest.mark.parametrize("server, front_end", [("gunicorn", "nginx"), ("uwsgi", "nginx"), ("mod_wsgi", "apache")])
@@ -263,3 +276,66 @@ def test_the_app_role_gets_the_chosen_server_s_contract_and_an_inventory_value_w
     if server != "mod_wsgi":
         assert found["given"]["wired"]["sandbox"]["PrivateDevices"] is False
         assert found["published"]["wired"]["sandbox"]["PrivateDevices"] is True
+
+
+def test_the_wiring_sets_no_role_variable():
+    """One default per variable: the playbooks' wiring holds only what they
+    work out (__pydeploy_*), and every role variable's default is its role's,
+    which an inventory value overrides as any Ansible default."""
+    text = (ROOT / "playbooks" / "vars" / "wiring.yml").read_text()
+    assert [name for name in yaml.safe_load(text) if not name.startswith("__pydeploy_")] == []
+    assert "hostvars[inventory_hostname]" not in text
+
+
+# Role variables as the playbooks give them (the wiring loaded) and as a
+# play of the roles alone does, for one inventory.
+DEFAULTS_PLAY = """
+- name: Print role variables
+  hosts: all
+  gather_facts: false
+  vars_files: {vars_files}
+  tasks:
+""" + imports(SITE_ROLES).replace("{", "{{").replace("}", "}}") + """    - name: Print them
+      ansible.builtin.debug:
+        msg: "{{{{ {{{names}}} }}}}"
+"""
+SHOWN = ("app_name", "app_user", "app_root", "app_wsgi_app", "app_health_path", "app_health_host", "app_build_groups",
+         "gunicorn_user", "gunicorn_chdir", "gunicorn_socket_path", "gunicorn_health_path", "gunicorn_log_format",
+         "gunicorn_data_paths", "nginx_site_name", "nginx_server_names", "nginx_upstream_socket", "nginx_static_root",
+         "nginx_health_location", "apache_wsgi_python", "tls_name")
+
+
+@pytest.mark.parametrize("wiring", [True, False], ids=["the playbooks", "the roles alone"])
+def test_each_role_variable_follows_the_shared_values_and_the_inventory_wins(tmp_path, wiring):
+    names = ", ".join(f"{name!r}: {name}" for name in SHOWN)
+    vars_files = json.dumps([str(ROOT / "playbooks" / "vars" / "wiring.json")] if wiring else [])
+    (tmp_path / "play.yml").write_text(DEFAULTS_PLAY.format(vars_files=vars_files, names=names))
+    shared = {"pydeploy_app_name": "shop", "pydeploy_server_names": ["shop.example.org", "www.shop.example.org"],
+              "pydeploy_log_format": "json", "app_shared_dirs": [{"path": "uploads"}], "app_python": "/usr/bin/python3.11"}
+    hosts = {"shared": REACH, "given": {**REACH, "pydeploy_app_user": "svc", "gunicorn_socket_path": "/run/shop/g.sock",
+                                        "nginx_site_name": "front"}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"vars": shared, "children": {"web": {"hosts": hosts}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = subprocess.run(["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found = {host: printed["msg"] for host, printed in json.loads(result.stdout)["plays"][0]["tasks"][-1]["hosts"].items()}
+    expected = {
+        "app_name": "shop", "app_user": "shop", "app_root": "/srv/shop", "app_wsgi_app": "wsgi:app",
+        "app_health_path": "/health", "app_health_host": "shop.example.org",
+        "app_build_groups": ["pydeploy-pip"] if wiring else [],
+        "gunicorn_user": "shop", "gunicorn_chdir": "/srv/shop/current", "gunicorn_socket_path": "/run/shop/gunicorn.sock",
+        # Gunicorn's own check of the site after a change: the app's health path where the playbooks run it.
+        "gunicorn_health_path": "/health" if wiring else "", "gunicorn_log_format": "json",
+        "gunicorn_data_paths": ["/srv/shop/shared/uploads"], "nginx_site_name": "shop",
+        "nginx_server_names": ["shop.example.org", "www.shop.example.org"],
+        "nginx_upstream_socket": "/run/shop/gunicorn.sock" if wiring else "/run/app/gunicorn.sock",
+        "nginx_static_root": "/srv/shop/current", "nginx_health_location": "/health",
+        "apache_wsgi_python": "/usr/bin/python3.11", "tls_name": "shop.example.org",
+    }
+    assert found["shared"] == expected
+    given = expected | {"app_user": "svc", "gunicorn_user": "svc", "gunicorn_socket_path": "/run/shop/g.sock", "nginx_site_name": "front"}
+    if wiring:
+        # The front end follows the app server's socket, set or not.
+        given["nginx_upstream_socket"] = "/run/shop/g.sock"
+    assert found["given"] == given
