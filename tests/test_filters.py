@@ -8,6 +8,7 @@ import importlib.util
 import pathlib
 
 import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -75,3 +76,22 @@ def test_systemd_properties_are_sorted_and_written_as_in_a_unit_file():
 def test_systemd_properties_of_nothing_is_no_argument():
     assert systemd_properties({}) == []
     assert systemd_properties({"ProtectHome": None}) == []
+
+
+def test_the_sandbox_is_the_one_every_unit_of_the_app_s_code_gets():
+    sandbox = load("sandbox")
+    service = sandbox(["/var/log/shop", "/srv/shop/shared/uploads"])
+    assert service["ReadWritePaths"] == ["/var/log/shop", "/srv/shop/shared/uploads"]
+    assert (service["ProtectSystem"], service["NoNewPrivileges"], service["CapabilityBoundingSet"]) == ("strict", True, "")
+    assert service["RemoveIPC"] is True
+    transient = sandbox(["/var/log/shop"], remove_ipc=False)
+    assert "RemoveIPC" not in transient and set(service) - set(transient) == {"RemoveIPC"}
+    with pytest.raises(Exception, match="must be a list of paths"):
+        sandbox("/var/log/shop")
+
+
+def test_the_app_servers_and_the_app_s_units_read_the_one_sandbox():
+    """No role writes the sandbox's directives out: each one's default is the filter's."""
+    for role, name in (("gunicorn", "gunicorn_sandbox"), ("uwsgi", "uwsgi_sandbox"), ("app", "app_sandbox")):
+        value = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())[name]
+        assert isinstance(value, str) and "| pydeploy.wsgi.sandbox" in value, (role, value)

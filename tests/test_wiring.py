@@ -211,13 +211,16 @@ def test_each_app_server_s_contract_is_one_mapping_its_registry_line_names():
     for server, line in wiring["__pydeploy_app_servers"].items():
         role = line["role"].rsplit(".", 1)[1]
         defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
-        contract = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())[line["contract"]]
+        role_vars = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())
+        contract = role_vars[line["contract"]]
         # mod_wsgi has no socket between the front end and the app.
         assert set(contract) | ({"socket_path"} if line["protocol"] == "none" else set()) == set(CONTRACT), server
         for item, value in contract.items():
             option = f"{PREFIXES[server]}_{item}"
             if f"{option}_overrides" in defaults:
-                assert value == "{{ %s | combine(%s_overrides) }}" % (option, option), (server, item)
+                # The role's own sandbox with its overrides laid over it (__<role>_sandbox: what its unit gets).
+                assert role_vars[f"__{option}"] == "{{ %s | combine(%s_overrides) }}" % (option, option), (server, item)
+                assert value == "{{ __%s }}" % option, (server, item)
             elif option in defaults:
                 assert value == "{{ %s }}" % option, (server, item)
             else:
