@@ -172,3 +172,42 @@ def test_within_templates_compiled_once_a_broken_template_fails_at_each_use_as_b
         with pytest.raises(AnsibleUndefinedVariable, match="port"):
             Templar(loader=DataLoader(), variables={}).template(template)
         assert Templar(loader=DataLoader(), variables={"port": 2}).template(template) == 3
+
+
+@pytest.mark.parametrize("bounds, value, message", [
+    ({"min": 1}, 0, "x_workers must be at least 1 (got 0)"),
+    ({"min": 1, "unit": "second"}, 0, "x_workers must be at least 1 second (got 0)"),
+    ({"min": 2, "unit": "second"}, 1, "x_workers must be at least 2 seconds (got 1)"),
+    ({"min": 0, "zero": "off", "unit": "byte"}, -1, "x_workers must be 0 (off) or more bytes (got -1)"),
+    ({"min": 4096, "max": 65535, "unit": "byte"}, 1024, "x_workers must be 4096 to 65535 bytes (got 1024)"),
+    ({"min": 0, "max": 65535, "zero": "off"}, 70000, "x_workers must be 0 (off) to 65535 (got 70000)"),
+    ({"min": 2, "why": "the current and the previous release"}, 1,
+     "x_workers must be at least 2 (the current and the previous release; got 1)"),
+])
+def test_a_range_is_the_check_it_stands_for_with_its_message(bounds, value, message):
+    check = roles._range_check("x_workers", bounds, "test")
+    templar = Templar(loader=DataLoader(), variables={"x_workers": value})
+    assert templar.template(check["ok"]) is False
+    assert templar.template(check["msg"]) == message
+    inside = bounds.get("max", bounds["min"])
+    assert Templar(loader=DataLoader(), variables={"x_workers": inside}).template(check["ok"]) is True
+
+
+@pytest.mark.parametrize("name, bounds", [
+    ("x_a", {"max": 3}),
+    ("x_a", {"min": 3, "max": 3}),
+    ("x_a", {"min": 1, "zero": "off"}),
+    ("x_a", {"min": 1, "step": 2}),
+    ("x_a", {"min": True}),
+    ("x_a }}{{ lookup('pipe', 'id')", {"min": 1}),
+])
+def test_a_range_that_is_not_one_is_refused(name, bounds):
+    with pytest.raises(roles.AnsibleError, match="range"):
+        roles._range_check(name, bounds, "test")
+
+
+def test_a_checks_file_s_ranges_come_first_and_keep_its_checks():
+    checks = {"ranges": {"x_a": {"min": 1}}, "checks": [{"ok": "{{ true }}", "msg": "m"}], "vars": {"v": 1}}
+    made = roles._with_ranges(checks, "test")
+    assert [check["msg"] for check in made["checks"]] == ["x_a must be at least 1 (got {{ x_a }})", "m"]
+    assert made["vars"] == {"v": 1} and "ranges" not in made and "ranges" in checks

@@ -49,7 +49,7 @@ def test_validate_entry_point_matches_main(role):
 
 
 # What pydeploy.wsgi.check_inputs (plugins/action/check_inputs.py) reads.
-CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+CHECKS_KEYS = {"vars", "ranges", "checks", "preflight", "tasks"}
 CHECK_KEYS = {"ok", "msg", "loop", "when", "gate", "warn"}
 
 
@@ -69,6 +69,12 @@ def test_checks_are_templates_with_a_message(role):
         assert is_template(check["ok"]) and is_template(check.get("when", "{{ true }}")), check
         # The message names a variable of the role (or a shared pydeploy_ one).
         assert f"{role.name}_" in check["msg"] or "pydeploy_" in check["msg"], check["msg"]
+    # Whole numbers within bounds: the role's own options, each bound a whole number.
+    defaults = load(role / "defaults" / "main.yml")
+    for name, bounds in (checks.get("ranges") or {}).items():
+        assert name in defaults and set(bounds) <= {"min", "max", "unit", "zero", "why"}, (name, bounds)
+        assert isinstance(bounds["min"], int) and isinstance(bounds.get("max", bounds["min"] + 1), int), (name, bounds)
+        assert all(isinstance(bounds[key], str) for key in ("unit", "zero", "why") if key in bounds), (name, bounds)
     for check in (checks.get("preflight") or {}).get("checks", []):
         assert set(check) == {"name", "ok", "fix"}, check
     for task in checks.get("tasks") or []:

@@ -21,7 +21,11 @@ COLLECTION = "pydeploy.wsgi."
 COLLECTION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
 # What meta/checks.yml may hold.
-CHECKS_KEYS = {"vars", "checks", "preflight", "tasks"}
+CHECKS_KEYS = {"vars", "ranges", "checks", "preflight", "tasks"}
+# What a range may say: its bounds, the unit its numbers count, what 0 means,
+# why the bounds are what they are.
+RANGE_KEYS = {"min", "max", "unit", "zero", "why"}
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _load(loader, role_dir, *parts, required=True):
@@ -39,16 +43,51 @@ def _load(loader, role_dir, *parts, required=True):
     return data
 
 
+def _range_check(name, bounds, origin):
+    """One entry of a checks file's ranges (a whole number the variable must
+    be: min, max, its unit, what 0 means, why), as the check it stands for,
+    with its message: "X must be at least 1 second (got 0)", "X must be 0
+    (off) or more bytes (got -1)", "X must be 4096 to 65535 bytes (got 1024)",
+    "X must be at least 2 (the current and the previous release; got 1)"."""
+    if not _VARIABLE.match(str(name)) or not isinstance(bounds, dict) or set(bounds) - RANGE_KEYS or "min" not in bounds:
+        raise AnsibleError(f"pydeploy.wsgi: {origin}: ranges maps a variable to min, and max, unit, zero, why (got {name!r}: {bounds!r})")
+    low, high, unit, zero, why = (bounds.get(key) for key in ("min", "max", "unit", "zero", "why"))
+    if (not isinstance(low, int) or isinstance(low, bool) or not (high is None or isinstance(high, int) and high > low)
+            or not all(text is None or isinstance(text, str) and text.strip() for text in (unit, zero, why)) or (zero and low != 0)):
+        raise AnsibleError(f"pydeploy.wsgi: {origin}: the range of {name} is not one (got {bounds!r})")
+    first = f"{low} ({zero})" if zero else str(low)
+    units = f" {unit}s" if unit else ""
+    if high is not None:
+        ok, said = f"{low} <= {name} | int <= {high}", f"{first} to {high}{units}"
+    elif low == 0:
+        ok, said = f"{name} | int >= 0", f"{first} or more{units}"
+    else:
+        ok, said = f"{name} | int >= {low}", f"at least {low}{f' {unit}' if unit and low == 1 else units}"
+    reason = f"{why}; " if why else ""
+    return {"ok": trust_as_template(f"{{{{ {ok} }}}}"), "msg": trust_as_template(f"{name} must be {said} ({reason}got {{{{ {name} }}}})")}
+
+
+def _with_ranges(checks, origin):
+    """A checks file with its ranges made checks, before its other checks."""
+    ranges = checks.get("ranges") or {}
+    if not isinstance(ranges, dict):
+        raise AnsibleError(f"pydeploy.wsgi: {origin}: ranges maps variables to their bounds")
+    if not ranges:
+        return checks
+    made = [_range_check(name, bounds, origin) for name, bounds in ranges.items()]
+    return {**{key: value for key, value in checks.items() if key != "ranges"}, "checks": made + list(checks.get("checks") or [])}
+
+
 def load_checks(loader, path):
     """A checks file of this collection other than a role's (the playbooks'
     own: playbooks/checks/inputs.yml), by its path in the collection."""
     if not isinstance(path, str) or os.path.isabs(path) or os.path.normpath(path) != path or path.startswith(".."):
         raise AnsibleError(f"pydeploy.wsgi: checks names a file by its path in the collection (got {path!r})")
     checks = _load(loader, COLLECTION_DIR, path)
-    unknown = set(checks) - {"vars", "checks"}
+    unknown = set(checks) - {"vars", "ranges", "checks"}
     if unknown:
         raise AnsibleError(f"pydeploy.wsgi: {path}: unknown keys {sorted(unknown)}")
-    return checks
+    return _with_ranges(checks, path)
 
 
 def load_role(loader, name):
@@ -64,6 +103,7 @@ def load_role(loader, name):
     unknown = set(checks) - CHECKS_KEYS
     if unknown:
         raise AnsibleError(f"pydeploy.wsgi: {name}'s meta/checks.yml: unknown keys {sorted(unknown)}")
+    checks = _with_ranges(checks, f"{name}'s meta/checks.yml")
     return {
         "name": name,
         "short": short,
