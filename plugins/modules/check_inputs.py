@@ -19,7 +19,10 @@ description:
     (what is wrong, naming the variable), optionally with a C(loop) whose items each check sees as C(item),
     a C(when) (a template; the check is skipped where it gives false), C(gate) (where such a check fails, no
     later check is evaluated, since they read what it checks) or C(warn) (a failing such check only warns);
-    C(vars), helper variables for its templates; C(preflight), named checks an operator may waive by listing
+    C(ranges), whole numbers within bounds (a variable mapped to C(min), and C(max), C(unit), what C(zero) means,
+    C(why)), each made a check with its message before the others (for example
+    C(uwsgi_buffer_size must be 4096 to 65535 bytes (got 1024))); C(vars), helper variables for its templates;
+    C(preflight), named checks an operator may waive by listing
     their names in the variable C(preflight.waivers) names (a waived check gives a warning); and C(tasks), the
     role's tasks files (C(file), without C(.yml)) to run after the checks when their C(when) holds, for the checks
     that need a module (the host or the controller's files). Those are returned in RV(tasks), for the play to include.
@@ -61,7 +64,7 @@ options:
     description:
       - The play's own checks, evaluated on the play's variables before the roles'; a file of this collection, named
         by its path in the collection (V(playbooks/checks/inputs.yml), the playbooks' checks of the shared variables).
-      - It holds C(checks) and C(vars), as a role's C(meta/checks.yml) does.
+      - It holds C(checks), C(ranges) and C(vars), as a role's C(meta/checks.yml) does.
     type: str
     version_added: 1.1.0
 extends_documentation_fragment:
