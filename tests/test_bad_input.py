@@ -491,6 +491,9 @@ def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, contr
     warning = re.search(r"\[WARNING\]: (.*?) are set in the inventory, but the stack", flat)
     assert warning, out[-3000:]
     assert unused in warning.group(1)
+    # The roles named are those of the variables, in order.
+    roles = re.search(r"does not use (.*?): they have no effect", flat).group(1)
+    assert roles == " or ".join(sorted({name.split("_")[0] for name in warning.group(1).split(", ")})), flat
     # Gunicorn's settings are used under apache + gunicorn; Nginx's under
     # nginx + uwsgi.
     assert ("gunicorn_workers" in warning.group(1)) == ("gunicorn" not in control)

@@ -29,7 +29,20 @@ def imports(roles, tags=None):
 """ for role in roles)
 
 
-SITE_ROLES = ("python", "app", "gunicorn", "uwsgi", "tls", "nginx", "apache", "logrotate")
+def site_roles():
+    """The collection's roles site.yml imports, in its order (the
+    registry's among them, which scripts/wiring-json writes there)."""
+    def imported(tasks):
+        for task in tasks:
+            yield from imported(task.get("block", []))
+            if "ansible.builtin.import_role" in task:
+                yield task["ansible.builtin.import_role"]["name"].removeprefix("pydeploy.wsgi.")
+
+    play = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())[0]
+    return tuple(dict.fromkeys(imported(play["tasks"])))
+
+
+SITE_ROLES = site_roles()
 
 PLAY = """
 - name: Print the wiring
