@@ -172,7 +172,7 @@ BAD_SPLIT_INPUT = [
     ('{"pydeploy_private_address": "::"}', "pydeploy_private_address must be one address of the host on its private network"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
-VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + mod_wsgi, apache + gunicorn, nginx + uwsgi."
+VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + gunicorn, apache + mod_wsgi, nginx + uwsgi."
 APACHE_MOD_WSGI = '{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}'
 NGINX_UWSGI = "pydeploy_app_server=uwsgi"
 NAMES = ["localhost", "127.0.0.1"]
