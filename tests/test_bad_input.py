@@ -72,6 +72,14 @@ BAD_INPUT = [
     # Hostile values: a path out of the release, directives smuggled into
     # Nginx's, Apache's, systemd's or Python's files.
     ('{"app_shared_dirs": [{"path": "x/../../../../etc"}]}', "app_shared_dirs"),
+    # A folder the front end serves: top-level, its group's bits the front end's, others' none.
+    ('{"app_shared_dirs": [{"path": "media/uploads", "served": true}]}', "media/uploads: a folder the front end serves"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true, "mode": "0755"}]}', "others nothing, as 0750 or 0770 (got 0755)"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true, "mode": "0700"}]}', "others nothing, as 0750 or 0770 (got 0700)"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": "sometimes"}]}', "app_shared_dirs"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "adm"}', "app_served_group: \"adm\" is not"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "www-data;\\nx"}', "app_served_group: "),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "hello"}', "app_served_group: \"hello\" is not"),
     ('{"nginx_referrer_policy": "no-referrer always; return 302 https://evil.example$request_uri; #"}', "nginx_referrer_policy"),
     ('{"nginx_extra_headers": {"X-Test": "a\\"; return 302 /; #"}}', "nginx_extra_headers"),
     ("nginx_frame_options=ALLOWALL", "nginx_frame_options"),
@@ -167,6 +175,7 @@ BAD_SPLIT_INPUT = [
     ("pydeploy_app_port=0", "pydeploy_app_port must be a TCP port"),
     ('{"pydeploy_app_port": "8000 backup"}', "pydeploy_app_port must be a TCP port"),
     ('{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}', "With lb and app groups, the balancer is Nginx"),
+    ('{"app_shared_dirs": [{"path": "uploads", "served": true}]}', "is marked served (by the front end), but"),
     # Every address, the public ones included: the app port open to the world.
     ("pydeploy_private_address=0.0.0.0", "pydeploy_private_address must be one address of the host on its private network, not 0.0.0.0"),
     ('{"pydeploy_private_address": "::"}', "pydeploy_private_address must be one address of the host on its private network"),
@@ -306,6 +315,10 @@ def runs(tmp_path_factory):
     split.mkdir()
     (split / "group_vars").mkdir()
     (split / "group_vars" / "all").symlink_to(ROOT / "inventories" / "demo" / "group_vars" / "web", target_is_directory=True)
+    # The demo's uploads are served by the front end of its one host: an app
+    # host of a split stack has none (a case below).
+    (split / "group_vars" / "app").mkdir()
+    (split / "group_vars" / "app" / "vars.yml").write_text("app_shared_dirs: [{path: uploads}]\n")
     (split / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
         "lb": {"hosts": {f"{HOST}-lb": {**REACH, "ansible_host": f"{HOST}-lb", "pydeploy_private_address": "10.0.0.10"}}},
         "app": {"hosts": {HOST: {**REACH, "ansible_host": HOST, "pydeploy_private_address": "10.0.0.11"}}},

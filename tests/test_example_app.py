@@ -50,6 +50,20 @@ def test_login_refuses_unknown_credentials(client):
     assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 401
 
 
+def test_upload_keeps_the_file_in_the_upload_folder_under_a_safe_name(client, monkeypatch, tmp_path):
+    import io
+
+    assert client.post("/upload", data={"file": (io.BytesIO(b"x"), "a.txt")}).status_code == 404
+    monkeypatch.setenv("UPLOAD_FOLDER", str(tmp_path))
+    sent = client.post("/upload", data={"file": (io.BytesIO(b"hello upload"), "../../etc/notes 1.txt")})
+    assert sent.status_code == 201, sent.json
+    # werkzeug's secure_filename: no folder of the sender's, no space.
+    assert sent.json == {"name": "etc_notes_1.txt", "url": "/uploads/etc_notes_1.txt"}
+    assert (tmp_path / "etc_notes_1.txt").read_bytes() == b"hello upload"
+    assert [path.name for path in tmp_path.iterdir()] == ["etc_notes_1.txt"]
+    assert client.post("/upload", data={}).status_code == 400
+
+
 def test_websocket_echo_answers_the_handshake_and_each_message(monkeypatch):
     # Gunicorn's side of the connection is one end of a socket pair; the
     # client (hello.websocket's own helpers) is the other.

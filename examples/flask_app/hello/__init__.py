@@ -9,6 +9,7 @@ import platform
 
 from flask import Flask, has_request_context, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.utils import secure_filename
 
 from hello.websocket import WebSocketEcho
 
@@ -116,6 +117,21 @@ def create_app(config=None):
         if request.method == "POST":
             return jsonify(error="invalid credentials"), 401
         return jsonify(form=["username", "password"])
+
+    @app.route("/upload", methods=["POST"])
+    def upload():
+        # Files users send, kept in UPLOAD_FOLDER (a shared folder of the
+        # release the front end serves at /uploads/: the app writes, the front
+        # end reads). Off when UPLOAD_FOLDER is unset.
+        folder = os.environ.get("UPLOAD_FOLDER")
+        sent = request.files.get("file")
+        if not folder:
+            return jsonify(error="uploads are off (no UPLOAD_FOLDER)"), 404
+        name = secure_filename(sent.filename) if sent else ""
+        if not name:
+            return jsonify(error="send one file, as the form field file"), 400
+        sent.save(os.path.join(folder, name))
+        return jsonify(name=name, url=f"/uploads/{name}"), 201
 
     @app.route("/whoami")
     def whoami():

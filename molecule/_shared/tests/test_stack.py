@@ -5,7 +5,8 @@ nginx + gunicorn (default), apache + mod_wsgi and apache + gunicorn (apache),
 nginx + uwsgi (uwsgi), and both front ends on Debian 13 (debian13).
 Each test asks the host's inventory which stack it runs, and checks the same
 behaviour through it: HTTPS with Mozilla's intermediate profile, redirects,
-security headers, static files from the front end, body limits, unknown
+security headers, static files from the front end, uploads written by
+the app and served by the front end, body limits, unknown
 names refused, what the app learns of the client. The scenario's
 tests/conftest.py (a link to the default scenario's) is imported by pytest
 before this file; its fixtures do not reach here, its helpers do.
@@ -128,6 +129,35 @@ def test_static_files_come_from_the_front_end_with_cache_headers(stack):
     stack.get(f"https://localhost/whoami?probe={proxied}")
     assert stack.app_saw(proxied)
     assert not stack.app_saw(probe)
+
+
+def test_a_file_uploaded_through_the_app_is_served_by_the_front_end(host, stack):
+    # The app writes into its shared folder marked served (app_shared_dirs:
+    # uploads, served: true; UPLOAD_FOLDER), the front end serves it at
+    # /uploads/ (a static location on that folder), and no one else reads it.
+    folder = f"/srv/{APP}/shared/uploads"
+    assert host.file(folder).user == APP and host.file(folder).group == "www-data"
+    assert host.file(folder).mode == 0o2750
+    probe = uuid.uuid4().hex
+    content = f"uploaded {probe}"
+    host.check_output(f"printf %s {shlex.quote(content)} > /tmp/{probe}.txt")
+    status, _, body = stack.get(f"https://localhost/upload?probe={probe}", "-F", f"file=@/tmp/{probe}.txt;filename=notes-{probe}.txt")
+    host.run(f"rm -f /tmp/{probe}.txt")
+    assert status == 201, body
+    url = json.loads(body)["url"]
+    assert url == f"/uploads/notes-{probe}.txt"
+    status, headers, body = stack.get(f"https://localhost{url}")
+    assert status == 200, body
+    assert body == content
+    # The front end answered from the folder: the app saw the upload, not the fetch.
+    assert stack.app_saw(f"upload?probe={probe}") and not stack.app_saw(f"/uploads/notes-{probe}.txt")
+    written = host.file(f"{folder}/notes-{probe}.txt")
+    assert (written.user, written.group) == (APP, "www-data")
+    assert written.mode & 0o040 and not written.mode & 0o007, oct(written.mode)
+    # Anyone else on the host: neither the folder nor the file.
+    other = host.run(f"setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat {folder}/notes-{probe}.txt")
+    assert other.rc != 0 and "Permission denied" in other.stderr, (other.rc, other.stdout, other.stderr)
+    host.run(f"rm -f {folder}/notes-{probe}.txt")
 
 
 def test_app_sees_https_and_the_real_client_address(host, stack):
