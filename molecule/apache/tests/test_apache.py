@@ -111,6 +111,39 @@ def test_change_that_breaks_the_site_through_apache_is_put_back():
     assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
 
 
+def test_a_folder_made_served_gives_what_it_holds_to_the_front_end_following_no_link():
+    # uploads as it was before it was served (the app's group), holding what
+    # the app wrote then: a file, a folder with a file, and a link it planted
+    # to a file of root's. Served again (the inventory's value): everything
+    # in it is the front end's group, Apache serves the older file, and the
+    # link's target is untouched.
+    host = all_hosts()["pydeploy-apache-gunicorn"]
+    folder = f"/srv/{APP}/shared/uploads"
+    rc, out = run_playbook("site.yml", "--limit", name_of(host), "--tags", "app_dirs", "-e", '{"app_shared_dirs": [{"path": "uploads"}]}')
+    assert rc == 0, out[-3000:]
+    assert (host.file(folder).group, host.file(folder).mode) == (APP, 0o750)
+    host.check_output(
+        f"setpriv --reuid={APP} --regid={APP} --clear-groups -- sh -c 'umask 027; echo older > {folder}/older.txt; "
+        f"mkdir {folder}/sub && echo deeper > {folder}/sub/deeper.txt; ln -s /etc/hostname {folder}/hostname'"
+    )
+    hostname = host.file("/etc/hostname")
+    before = (hostname.user, hostname.group, hostname.mode)
+    try:
+        rc, out = run_playbook("site.yml", "--limit", name_of(host), "--tags", "app_dirs")
+        assert rc == 0, out[-3000:]
+        assert "Give what a changed shared folder holds the folder's group" in out
+        assert (host.file(folder).group, host.file(folder).mode) == ("www-data", 0o2750)
+        for path in ("older.txt", "sub", "sub/deeper.txt"):
+            assert host.file(f"{folder}/{path}").group == "www-data", path
+        # The link itself changed group (lstat), not the file it names.
+        assert host.check_output(f"stat -c %G {folder}/hostname") == "www-data"
+        assert (hostname.user, hostname.group, hostname.mode) == before == ("root", "root", 0o644)
+        assert host.check_output("curl -sk https://localhost/uploads/older.txt") == "older"
+        assert host.check_output("curl -sk https://localhost/uploads/sub/deeper.txt") == "deeper"
+    finally:
+        host.run(f"rm -rf {folder}/older.txt {folder}/sub {folder}/hostname")
+
+
 def test_mod_wsgi_refuses_a_virtualenv_python_it_cannot_run():
     host = all_hosts()["pydeploy-apache-wsgi"]
     # A stand-in interpreter of another Python version.
