@@ -80,6 +80,17 @@ BAD_INPUT = [
     ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "adm"}', "app_served_group: \"adm\" is not"),
     ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "www-data;\\nx"}', "app_served_group: "),
     ('{"app_shared_dirs": [{"path": "uploads", "served": true}], "app_served_group": "hello"}', "app_served_group: \"hello\" is not"),
+    # The canonical name: one of the site's names, a DNS name, nothing smuggled into a redirect.
+    ("pydeploy_canonical_name=www.example.com", "pydeploy_canonical_name must be one of pydeploy_server_names"),
+    ("pydeploy_canonical_name=127.0.0.1", "pydeploy_canonical_name must be one of pydeploy_server_names, a name (no wildcard, no address"),
+    ('{"pydeploy_server_names": ["localhost", "*.localhost"], "pydeploy_canonical_name": "*.localhost"}',
+     "pydeploy_canonical_name must be one of pydeploy_server_names, a name (no wildcard"),
+    ('{"pydeploy_canonical_name": "localhost;\\nreturn 302 https://evil.example"}', "pydeploy_canonical_name must be one of"),
+    ('{"nginx_canonical_name": "evil.example"}', "nginx_canonical_name must be one of the names the site answers to, nginx_server_names"),
+    ('{"nginx_canonical_name": "localhost\\u2028x"}', "nginx_canonical_name must be a DNS name, no wildcard and no address"),
+    ('{"nginx_canonical_name": "localhost$request_uri"}', "nginx_canonical_name must be a DNS name"),
+    ('{"pydeploy_front_end": "apache", "apache_canonical_name": "local{host}"}', "apache_canonical_name must be a DNS name"),
+    ('{"pydeploy_front_end": "apache", "apache_canonical_name": "127.0.0.1"}', "apache_canonical_name must be a DNS name, no wildcard and no address"),
     ('{"nginx_referrer_policy": "no-referrer always; return 302 https://evil.example$request_uri; #"}', "nginx_referrer_policy"),
     ('{"nginx_extra_headers": {"X-Test": "a\\"; return 302 /; #"}}', "nginx_extra_headers"),
     ("nginx_frame_options=ALLOWALL", "nginx_frame_options"),
@@ -184,12 +195,12 @@ BAD_SPLIT_INPUT = [
 VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + gunicorn, apache + mod_wsgi, nginx + uwsgi."
 APACHE_MOD_WSGI = '{"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"}'
 NGINX_UWSGI = "pydeploy_app_server=uwsgi"
-NAMES = ["localhost", "127.0.0.1"]
+NAMES = ["localhost", "www.localhost", "127.0.0.1"]
 # (case, what the failure says): tls_mode files with certificates that do not fit.
 BAD_FILES = [
     ("key of another certificate", "is not the key of the certificate tls_cert_src"),
     ("expired", "expired on"),
-    ("other names", "does not cover localhost, 127.0.0.1"),
+    ("other names", "does not cover localhost, www.localhost, 127.0.0.1"),
 ]
 
 

@@ -1,7 +1,8 @@
 """The collection's filters on the controller, as the roles call them:
-redact_url (a URL's credentials never reach a message or a label) and
+redact_url (a URL's credentials never reach a message or a label),
 systemd_properties (a sandbox dict as systemd-run --property arguments, the
-way the service templates write the same directives). unsafe_paths has its
+way the service templates write the same directives) and redirected_names
+(the names a front end redirects to the canonical one). unsafe_paths has its
 own module: tests/test_unsafe_paths.py."""
 
 import importlib.util
@@ -22,6 +23,7 @@ def load(name):
 
 redact_url = load("redact_url")
 systemd_properties = load("systemd_properties")
+redirected_names = load("redirected_names")
 
 
 @pytest.mark.parametrize(
@@ -95,3 +97,22 @@ def test_the_app_servers_and_the_app_s_units_read_the_one_sandbox():
     for role, name in (("gunicorn", "gunicorn_sandbox"), ("uwsgi", "uwsgi_sandbox"), ("app", "app_sandbox")):
         value = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())[name]
         assert isinstance(value, str) and "| pydeploy.wsgi.sandbox" in value, (role, value)
+
+
+@pytest.mark.parametrize(
+    ("names", "canonical", "redirected"),
+    [
+        (["www.example.com", "example.com"], "example.com", ["www.example.com"]),
+        (["example.com", "www.example.com"], "www.example.com", ["example.com"]),
+        # Wildcards redirect too, in the order given; addresses are served as they are.
+        (["example.com", "*.example.com", "www.example.org", "192.0.2.7", "2001:db8::1"], "example.com",
+         ["*.example.com", "www.example.org"]),
+        (["localhost", "www.localhost", "127.0.0.1"], "localhost", ["www.localhost"]),
+        # No canonical name: every name serves the site.
+        (["www.example.com", "example.com"], "", []),
+        # The only name: nothing to redirect.
+        (["example.com"], "example.com", []),
+    ],
+)
+def test_redirected_names_are_every_name_but_the_canonical_one_and_the_addresses(names, canonical, redirected):
+    assert redirected_names(names, canonical) == redirected

@@ -5,7 +5,7 @@ would, for the scenarios' tests of the shipped example inventories
 In a copy of the checkout, with nothing of the test bed's settings (no
 ANSIBLE_* or Molecule variables: the copy's own ansible.cfg, as run from
 its top folder): the example inventory copied with the README's command,
-its hosts' names and user set (step 2) and the site's name (step 3), the
+its hosts' names and user set (step 2) and the site's names (step 3), the
 secret key put into a vault made with `ansible-vault create` (step 4), and
 the README's site.yml command (step 5). The scenarios' tests of these run
 after the tests that expect the hosts as the scenario's converge left them
@@ -85,6 +85,9 @@ def follow(base, example, hosts, addresses, settings, server_names, test_bed_set
     # Step 3: the names the site answers (the example's app is the app).
     variables = site / "group_vars" / settings / "vars.yml"
     text = re.sub(r"(?m)^pydeploy_server_names: .*$", f"pydeploy_server_names: {server_names}", variables.read_text())
+    # And its one name, where the example has one: the first of them.
+    canonical = server_names.strip("[]").split(",")[0].strip()
+    text = re.sub(r"(?m)^pydeploy_canonical_name: .*$", f"pydeploy_canonical_name: {canonical}", text)
     text += "\n# The test bed's (not a user's step).\n" + "".join(line + "\n" for line in test_bed_settings)
     variables.write_text(text)
     # Step 4: the vault, made with ansible-vault create.

@@ -84,6 +84,31 @@ def test_http_redirects_to_https_keeping_path_and_query(stack):
     assert headers["location"] == "https://localhost/some/page?q=1&lang=en"
 
 
+def test_the_sites_other_names_redirect_to_its_canonical_name_keeping_path_and_query(host, stack):
+    # pydeploy_canonical_name: localhost, of [localhost, www.localhost,
+    # 127.0.0.1]. www.localhost is on the certificate and answers HTTPS with
+    # a permanent redirect to localhost, path and query kept, with HSTS for
+    # its own name; the app never sees it.
+    probe = uuid.uuid4().hex
+    www = ("--resolve", "www.localhost:443:127.0.0.1", "--resolve", "www.localhost:80:127.0.0.1")
+    status, headers, _ = stack.get(f"https://www.localhost/some/page?probe={probe}&lang=en", *www)
+    assert status == 301, headers
+    assert headers["location"] == f"https://localhost/some/page?probe={probe}&lang=en"
+    assert headers["strict-transport-security"].startswith("max-age="), headers
+    assert not stack.app_saw(probe)
+    verified = host.run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 --cacert {CA} {' '.join(www)} https://www.localhost/"
+    )
+    assert verified.stdout == "301", (verified.stdout, verified.stderr)
+    # Plain HTTP goes to HTTPS on the name asked for first: the browser
+    # learns HSTS for that name too (as HSTS preload lists require).
+    status, headers, _ = stack.get("http://www.localhost/a?b=1", *www)
+    assert (status, headers["location"]) == (301, "https://www.localhost/a?b=1")
+    # The canonical name and the address are the site; the health checks ask for the canonical name.
+    for url in ("https://localhost/health", "https://127.0.0.1/health"):
+        assert stack.json(url) == {"status": "healthy"}
+
+
 def test_only_tls_1_2_and_1_3_are_offered(host):
     for version, accepted in (("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)):
         out = host.run(f"echo | openssl s_client -connect localhost:443 -servername localhost {version}")

@@ -174,6 +174,16 @@ def test_static_files_come_through_the_balancer_cached_for_a_year(host, app_host
     assert not host.file(f"/srv/{APP}/current").exists
 
 
+def test_the_balancer_redirects_the_sites_other_names_to_its_canonical_name(host):
+    # The balancer faces the clients (pydeploy_canonical_name: localhost):
+    # www.localhost, on its certificate, gets a permanent redirect there,
+    # path and query kept; the site's own name is served.
+    curl = ("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 --cacert /etc/ssl/pydeploy/pydeploy-ca.crt"
+            " --resolve www.localhost:443:127.0.0.1")
+    assert host.check_output(f"{curl} 'https://www.localhost/static/x?y=1&z=2'") == "301 https://localhost/static/x?y=1&z=2"
+    assert host.check_output(f"{curl} https://localhost/health").split() == ["200"]
+
+
 def test_websocket_echo_through_the_balancer(ca_file):
     # From the controller over TLS to the balancer's published port, through
     # its /ws/ location to a Gunicorn sync worker on an app host.
@@ -292,7 +302,7 @@ def newcomer(tmp_path_factory):
         tmp_path_factory.mktemp("newcomer"), "production",
         {"lb1.example.com": "pydeploy-lb", "app1.example.com": "pydeploy-app1", "app2.example.com": "pydeploy-app2"},
         {"10.0.0.10": "10.231.37.10", "10.0.0.21": APP_HOSTS["pydeploy-app1"], "10.0.0.22": APP_HOSTS["pydeploy-app2"]},
-        "all", "[localhost]",
+        "all", "[localhost, www.localhost]",
         ["tls_mode: selfsigned", "python_ca_certificates: [/etc/ssl/certs/ca-certificates.crt]"],
     )
 

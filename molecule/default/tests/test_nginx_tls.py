@@ -32,7 +32,9 @@ def test_the_hosts_ca_signs_for_the_sites_names_only(host):
     # Critical name constraints: the names of pydeploy_server_names.
     constraints = host.check_output(f"openssl x509 -noout -ext nameConstraints -in {CA}")
     assert "critical" in constraints, constraints
-    assert re.findall(r"(DNS|IP):(\S+)", constraints) == [("DNS", "localhost"), ("IP", "127.0.0.1/255.255.255.255")], constraints
+    assert re.findall(r"(DNS|IP):(\S+)", constraints) == [
+        ("DNS", "localhost"), ("DNS", "www.localhost"), ("IP", "127.0.0.1/255.255.255.255")
+    ], constraints
     # Its key, were it taken, signs for no other site: a certificate it signs
     # for another name fails verification, one for the site's name passes.
     results = {}

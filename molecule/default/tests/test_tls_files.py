@@ -7,7 +7,7 @@ from conftest import changed_count, make_certificate, run_playbook
 
 def test_files_mode_installs_the_certificate_with_its_chain(host, tmp_path):
     ca_cert_path, _, ca = make_certificate(tmp_path, ["Test Issuing CA"], days=365, ca=True)
-    cert, key, (leaf, _) = make_certificate(tmp_path, ["localhost", "127.0.0.1"], days=60, issuer=ca)
+    cert, key, (leaf, _) = make_certificate(tmp_path, ["localhost", "www.localhost", "127.0.0.1"], days=60, issuer=ca)
     nginx_master = host.check_output("cat /run/nginx.pid")
     # The roles the certificate goes through: tls writes it, Nginx presents it.
     args = ["--tags", "tls,nginx", "-e", "tls_mode=files", "-e", f"tls_cert_src={cert}", "-e", f"tls_key_src={key}", "-e", f"tls_chain_src={ca_cert_path}"]
