@@ -91,6 +91,27 @@ BAD_INPUT = [
     ('{"nginx_canonical_name": "localhost$request_uri"}', "nginx_canonical_name must be a DNS name"),
     ('{"pydeploy_front_end": "apache", "apache_canonical_name": "local{host}"}', "apache_canonical_name must be a DNS name"),
     ('{"pydeploy_front_end": "apache", "apache_canonical_name": "127.0.0.1"}', "apache_canonical_name must be a DNS name, no wildcard and no address"),
+    # Basic auth: where, who, a realm; nothing smuggled into the front end's
+    # files, no password in a message.
+    ('{"pydeploy_basic_auth": {"locations": ["/admin/"]}}', "nginx_basic_auth"),
+    ('{"pydeploy_basic_auth": {"locations": ["admin"], "users": [{"name": "a", "password": "pw"}]}}',
+     "nginx_basic_auth (pydeploy_basic_auth): each of its locations must be a URL path starting with '/'"),
+    ('{"pydeploy_basic_auth": {"locations": ["/admin/;\\n}"], "users": [{"name": "a", "password": "pw"}]}}',
+     "each of its locations must be a URL path"),
+    ('{"pydeploy_basic_auth": {"locations": ["/static/../etc/"], "users": [{"name": "a", "password": "pw"}]}}',
+     "each of its locations must be a URL path"),
+    ('{"pydeploy_basic_auth": {"realm": "x\\"; auth_basic off; #", "users": [{"name": "a", "password": "pw"}]}}',
+     "nginx_basic_auth (pydeploy_basic_auth): its realm must be up to 64 letters"),
+    ('{"pydeploy_basic_auth": {"users": [{"name": "ad:min", "password": "pw"}, {"name": "b", "password": "pw"}]}}',
+     'each user needs a name of its own, of letters, digits, \'.\', \'_\', \'@\' or \'-\' (got ["ad:min", "b"])'),
+    ('{"pydeploy_basic_auth": {"users": [{"name": "a", "password": "pw"}, {"name": "a", "password": "pw2"}]}}',
+     "each user needs a name of its own"),
+    ('{"pydeploy_basic_auth": {"users": [{"name": "admin", "password": "s3cret\\nadmin2:$6$x$y"}]}}',
+     "each user's password must be one line, not empty (users: admin)"),
+    ('{"pydeploy_basic_auth": {"users": [{"name": "admin", "password": "s3cret\\u2028"}]}}',
+     "each user's password must be one line, not empty (users: admin)"),
+    ('{"pydeploy_front_end": "apache", "pydeploy_basic_auth": {"locations": ["/a b/"], "users": [{"name": "a", "password": "pw"}]}}',
+     "apache_basic_auth (pydeploy_basic_auth): each of its locations must be a URL path"),
     ('{"nginx_referrer_policy": "no-referrer always; return 302 https://evil.example$request_uri; #"}', "nginx_referrer_policy"),
     ('{"nginx_extra_headers": {"X-Test": "a\\"; return 302 /; #"}}', "nginx_extra_headers"),
     ("nginx_frame_options=ALLOWALL", "nginx_frame_options"),
@@ -522,3 +543,10 @@ def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, contr
     # nginx + uwsgi.
     assert ("gunicorn_workers" in warning.group(1)) == ("gunicorn" not in control)
     assert ("nginx_" in warning.group(1)) == ("apache" in control)
+
+
+def test_a_refused_basic_auth_password_is_never_shown(runs):
+    cases = [(extra, named) for extra, named in BAD_INPUT if '"password": "s3cret' in extra]
+    assert len(cases) == 2
+    for extra, named in cases:
+        assert "s3cret" not in refused(runs, extra, named)

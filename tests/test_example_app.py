@@ -50,6 +50,12 @@ def test_login_refuses_unknown_credentials(client):
     assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 401
 
 
+def test_admin_names_the_user_the_front_end_let_through(client):
+    assert client.get("/admin/").get_json() == {"page": "admin", "user": None}
+    seen = client.get("/admin/", headers={"Authorization": "Basic YWRtaW46c2VjcmV0"}).get_json()
+    assert seen == {"page": "admin", "user": "admin"}
+
+
 def test_upload_keeps_the_file_in_the_upload_folder_under_a_safe_name(client, monkeypatch, tmp_path):
     import io
 

@@ -118,6 +118,13 @@ def create_app(config=None):
             return jsonify(error="invalid credentials"), 401
         return jsonify(form=["username", "password"])
 
+    @app.route("/admin/")
+    def admin():
+        # A page for the site's operators: the kind of location the front end
+        # puts behind basic auth (pydeploy_basic_auth). The app checks no
+        # password; it names the user the front end let through.
+        return jsonify(page="admin", user=request.authorization.username if request.authorization else None)
+
     @app.route("/upload", methods=["POST"])
     def upload():
         # Files users send, kept in UPLOAD_FOLDER (a shared folder of the

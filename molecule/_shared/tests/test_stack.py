@@ -41,6 +41,18 @@ class Stack(Http):
         self.https_port = int(variables.get("test_https_port", 18443))
         self.log_destination = variables.get("pydeploy_log_destination", "file")
 
+    def basic_auth_user(self):
+        """(name, password) of the first user of pydeploy_basic_auth, a vault
+        variable it names read from the inventory too."""
+        variables = self.host.ansible.get_variables()
+        user = variables["pydeploy_basic_auth"]["users"][0]
+        password = user["password"]
+        named = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", password)
+        if named:
+            password = variables[named.group(1)]
+        assert password and "{{" not in password, password
+        return user["name"], password
+
     @property
     def server_header(self):
         return {"nginx": "nginx", "apache": "Apache"}[self.front_end]
@@ -104,9 +116,35 @@ def test_the_sites_other_names_redirect_to_its_canonical_name_keeping_path_and_q
     # learns HSTS for that name too (as HSTS preload lists require).
     status, headers, _ = stack.get("http://www.localhost/a?b=1", *www)
     assert (status, headers["location"]) == (301, "https://www.localhost/a?b=1")
-    # The canonical name and the address are the site; the health checks ask for the canonical name.
-    for url in ("https://localhost/health", "https://127.0.0.1/health"):
-        assert stack.json(url) == {"status": "healthy"}
+    # The canonical name and the address are the site (asked for by the
+    # name's SNI: Apache answers a request without SNI from its default
+    # virtual host, and one for another name there with 421).
+    for name in ("localhost", "127.0.0.1"):
+        assert stack.json("https://localhost/health", "-H", f"Host: {name}") == {"status": "healthy"}
+
+
+def test_basic_auth_asks_for_a_user_on_its_location_and_below_it_only(host, stack):
+    # pydeploy_basic_auth: /admin/, realm "hello admin", a user from the
+    # inventory (the demo's vault). The front end answers 401 before the app
+    # sees the request, and lets the user through with the right password.
+    name, password = stack.basic_auth_user()
+    probe = uuid.uuid4().hex
+    status, headers, _ = stack.get(f"https://localhost/admin/?probe={probe}")
+    assert status == 401 and headers["www-authenticate"] == 'Basic realm="hello admin"', (status, headers)
+    assert not stack.app_saw(probe)
+    assert stack.get("https://localhost/admin/", "-u", f"{name}:{password}x")[0] == 401
+    assert stack.json("https://localhost/admin/", "-u", f"{name}:{password}") == {"page": "admin", "user": name}
+    # Below it, and the same path written otherwise (a %-escape, a dot segment): asked.
+    for path in ("/admin/users", "/%61dmin/", "/static/../admin/"):
+        assert stack.get(f"https://localhost{path}", "--path-as-is")[0] == 401, path
+    # The rest of the site and the health check: no user asked.
+    for path, expected in (("/", 200), ("/health", 200), ("/administrator", 404)):
+        assert stack.get(f"https://localhost{path}")[0] == expected, path
+    # The users' file: root's, the front end's group reads it, hashes only.
+    folder = {"nginx": "/etc/nginx", "apache": "/etc/apache2"}[stack.front_end]
+    users = host.file(f"{folder}/pydeploy-{APP}.htpasswd")
+    assert (users.user, users.group, users.mode) == ("root", "www-data", 0o640)
+    assert users.content_string.startswith(f"{name}:$6$") and password not in users.content_string
 
 
 def test_only_tls_1_2_and_1_3_are_offered(host):

@@ -184,6 +184,22 @@ def test_the_balancer_redirects_the_sites_other_names_to_its_canonical_name(host
     assert host.check_output(f"{curl} https://localhost/health").split() == ["200"]
 
 
+def test_the_balancer_asks_for_a_user_before_the_app_hosts_see_the_request(host, app_hosts):
+    # pydeploy_basic_auth on a split stack: the balancer faces the clients,
+    # keeps the password file (hashed) and passes only requests it let through.
+    curl = "curl -s --max-time 10 --cacert /etc/ssl/pydeploy/pydeploy-ca.crt"
+    assert host.check_output(f"{curl} -o /dev/null -w '%{{http_code}}' https://localhost/admin/") == "401"
+    assert host.check_output(f"{curl} -o /dev/null -w '%{{http_code}}' -u admin:wrong https://localhost/admin/") == "401"
+    seen = json.loads(host.check_output(f"{curl} -u admin:cluster-scenario-admin-password https://localhost/admin/"))
+    assert seen == {"page": "admin", "user": "admin"}
+    users = host.file(f"/etc/nginx/pydeploy-{APP}.htpasswd")
+    assert (users.user, users.group, users.mode) == ("root", "www-data", 0o640)
+    assert users.content_string.startswith("admin:$6$") and "cluster-scenario-admin-password" not in users.content_string
+    # The app hosts run no front end: no password file there.
+    for app_host in app_hosts.values():
+        assert not app_host.file(f"/etc/nginx/pydeploy-{APP}.htpasswd").exists
+
+
 def test_websocket_echo_through_the_balancer(ca_file):
     # From the controller over TLS to the balancer's published port, through
     # its /ws/ location to a Gunicorn sync worker on an app host.

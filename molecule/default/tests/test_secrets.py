@@ -1,7 +1,9 @@
 """Secrets are never printed: runs at -vvv with --diff, each with secrets
 of its own, and every line of their output searched for them.
 
-- site.yml: a changed environment (app_secret_key and an app_env value);
+- site.yml: a changed environment (app_secret_key and an app_env value)
+  and a changed basic auth password (pydeploy_basic_auth, hashed on the
+  host);
 - deploy.yml (the app role, as in site.yml, without the other roles): a
   release that fails its trial, and one whose migration fails, both with
   the new environment (the failure messages quote their logs);
@@ -29,6 +31,7 @@ def secrets():
         "app_env": f"env{tag}",
         "index": f"idx{tag}",
         "git": f"git{tag}",
+        "basic_auth": f"ba{tag}",
     }
 
 
@@ -36,6 +39,8 @@ def env_vars(secret):
     return {
         "app_secret_key": secret["app_secret_key"],
         "app_env": {"APP_VERSION": "1.0.0-demo", "TRUSTED_PROXY_HOPS": "1", "API_TOKEN": secret["app_env"]},
+        "pydeploy_basic_auth": {"realm": "hello admin", "locations": ["/admin/"],
+                                "users": [{"name": "admin", "password": secret["basic_auth"]}]},
     }
 
 
@@ -96,6 +101,11 @@ def test_the_runs_went_as_meant(matrix):
     for case, rc, out, _ in matrix:
         assert (rc == 0) == (case == "changed environment"), (case, out[-3000:])
         assert expected[case] in out, (case, out[-3000:])
+    # The first run wrote the new basic auth password (a task that changed,
+    # its output censored).
+    out = matrix[0][2]
+    written = out.split("TASK [pydeploy.wsgi.nginx : Write the site's basic auth users, each password hashed on the host]", 1)[1]
+    assert written.split("TASK [", 1)[0].count("changed: [pydeploy-default]") == 1, written[:1500]
     # The pip index case failing shows that pip, as the app user, read the
     # index from pip.conf (0640, its group given to the build): a pip that
     # cannot read the file ignores it and installs from PyPI.
