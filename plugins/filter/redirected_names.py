@@ -9,7 +9,7 @@ import ipaddress
 DOCUMENTATION = r"""
 name: redirected_names
 short_description: The names of a site that redirect to its canonical name
-version_added: 1.1.0
+version_added: 1.2.0
 author: pydeploy.wsgi contributors (@pydeploy)
 description:
   - Takes the names a site answers to (its server names) and its canonical name; returns, in their order, the names

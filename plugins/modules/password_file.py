@@ -19,7 +19,7 @@ description:
     its line, so a run with the same passwords changes nothing.
   - The file is replaced atomically, with its owner, group and mode set; its content, the passwords and their hashes
     are never returned or shown in a diff.
-version_added: 1.3.0
+version_added: 1.2.0
 author: pydeploy.wsgi contributors (@pydeploy)
 options:
   path:
