@@ -91,6 +91,14 @@ BAD_INPUT = [
     ('{"nginx_canonical_name": "localhost$request_uri"}', "nginx_canonical_name must be a DNS name"),
     ('{"pydeploy_front_end": "apache", "apache_canonical_name": "local{host}"}', "apache_canonical_name must be a DNS name"),
     ('{"pydeploy_front_end": "apache", "apache_canonical_name": "127.0.0.1"}', "apache_canonical_name must be a DNS name, no wildcard and no address"),
+    # Trusted proxies: addresses or networks, never every address, nothing smuggled.
+    ('{"pydeploy_trusted_proxies": ["0.0.0.0/0"]}',
+     "nginx_trusted_proxies (pydeploy_trusted_proxies) must be IP addresses or networks such as 203.0.113.0/24, none of them every address"),
+    ('{"pydeploy_trusted_proxies": ["10.0.0.0/8", "::/0"]}', "nginx_trusted_proxies (pydeploy_trusted_proxies) must be IP addresses"),
+    ('{"pydeploy_trusted_proxies": ["203.0.113.0/24; real_ip_header X-Real-IP"]}', "nginx_trusted_proxies (pydeploy_trusted_proxies)"),
+    ('{"pydeploy_trusted_proxies": ["cdn.example.com"]}', "nginx_trusted_proxies (pydeploy_trusted_proxies)"),
+    ('{"pydeploy_front_end": "apache", "pydeploy_trusted_proxies": ["10.0.0.0/8\\nRemoteIPHeader X-Client"]}',
+     "apache_trusted_proxies (pydeploy_trusted_proxies) must be IP addresses"),
     # Basic auth: where, who, a realm; nothing smuggled into the front end's
     # files, no password in a message.
     ('{"pydeploy_basic_auth": {"locations": ["/admin/"]}}', "nginx_basic_auth"),

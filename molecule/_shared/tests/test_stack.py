@@ -42,6 +42,8 @@ class Stack(Http):
         self.https_port = int(variables.get("test_https_port", 18443))
         self.log_destination = variables.get("pydeploy_log_destination", "file")
         self.app_log = variables.get("app_env", {}).get("APP_LOG_FILE")
+        self.trusted_proxies = variables.get("pydeploy_trusted_proxies", [])
+        self.rate_limited = variables.get("nginx_rate_limit_locations", []) if self.front_end == "nginx" else []
 
     def basic_auth_user(self):
         """(name, password) of the first user of pydeploy_basic_auth, a vault
@@ -62,6 +64,13 @@ class Stack(Http):
     def front_end_log(self):
         path = {"nginx": f"/var/log/nginx/{APP}.access.log", "apache": f"/var/log/apache2/{APP}.access.log"}[self.front_end]
         return self.host.file(path).content_string
+
+    def logged_client(self, marker):
+        """The client address the front end's access log gives the request
+        whose URL holds marker (plain: the line's first field; json: client)."""
+        lines = [line for line in self.front_end_log().splitlines() if marker in line]
+        assert len(lines) == 1, lines
+        return json.loads(lines[0])["client"] if lines[0].startswith("{") else lines[0].split()[0]
 
     def app_saw(self, marker):
         """Whether the app itself handled a request whose URL holds marker."""
@@ -240,6 +249,42 @@ def test_app_sees_https_and_the_real_client_address(host, stack):
     assert seen["scheme"] == "https"
     assert seen["remote_addr"] == address
     assert seen["url"] == "https://localhost/whoami"
+
+
+def test_a_forwarded_client_address_is_believed_from_a_trusted_proxy_only(host, stack):
+    # pydeploy_trusted_proxies: [127.0.0.1] where a scenario sets it (a
+    # proxy on the host, a tunnel say); none in the demo. From a client that
+    # is no trusted proxy (the host's own network address), X-Forwarded-For
+    # changes nothing; from a trusted one, the client is the last address of
+    # it that is none of theirs: in the front end's log and in the app.
+    address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    forwarded = ("-H", "X-Forwarded-For: 198.51.100.4, 203.0.113.7, 127.0.0.1")
+    probe = uuid.uuid4().hex
+    seen = stack.json(f"https://localhost/whoami?probe={probe}", "--resolve", f"localhost:443:{address}", *forwarded)
+    assert (seen["remote_addr"], stack.logged_client(probe)) == (address, address)
+    probe = uuid.uuid4().hex
+    seen = stack.json(f"https://localhost/whoami?probe={probe}", *forwarded)
+    client = "203.0.113.7" if "127.0.0.1" in stack.trusted_proxies else "127.0.0.1"
+    assert (seen["remote_addr"], stack.logged_client(probe)) == (client, client)
+    if "/login" not in stack.rate_limited:
+        return
+    # The rate limit's buckets (5r/s, burst 10) are the same clients': a
+    # client elsewhere gets no bucket of its own from a forged address a
+    # request, and from the trusted proxy one forwarded client's burst leaves
+    # the next one's request through.
+    if "127.0.0.1" in stack.trusted_proxies:
+        def codes(*args, count=20):
+            curl = shlex.join(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\\n", "--max-time", "5", *args])
+            return host.check_output(f"for i in $(seq {count}); do {curl}; done").split()
+
+        burst = codes("-H", "X-Forwarded-For: 203.0.113.50", "https://localhost/login")
+        assert "429" in burst and burst[0] == "200", burst
+        assert codes("-H", "X-Forwarded-For: 203.0.113.51", "https://localhost/login", count=1) == ["200"]
+    forged = host.check_output(
+        f"for i in $(seq 20); do curl -sk -o /dev/null -w '%{{http_code}}\\n' --max-time 5 --resolve localhost:443:{address}"
+        " -H \"X-Forwarded-For: 203.0.113.$i\" https://localhost/login; done"
+    ).split()
+    assert "429" in forged and forged[0] == "200", forged
 
 
 def h2_post_status(port, path, size):

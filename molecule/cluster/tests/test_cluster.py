@@ -200,6 +200,18 @@ def test_the_balancer_asks_for_a_user_before_the_app_hosts_see_the_request(host,
         assert not app_host.file(f"/etc/nginx/pydeploy-{APP}.htpasswd").exists
 
 
+def test_the_app_hosts_see_the_client_the_balancer_found(host):
+    # pydeploy_trusted_proxies: [127.0.0.1] on the balancer. From it, the
+    # client is the last X-Forwarded-For address that is not its own; from
+    # the balancer's network address, which is no trusted proxy, the header
+    # counts for nothing. The app hosts trust the balancer alone.
+    address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    curl = "curl -s --max-time 10 --cacert /etc/ssl/pydeploy/pydeploy-ca.crt -H 'X-Forwarded-For: 198.51.100.4, 203.0.113.7'"
+    assert json.loads(host.check_output(f"{curl} https://localhost/whoami"))["remote_addr"] == "203.0.113.7"
+    seen = json.loads(host.check_output(f"{curl} --resolve localhost:443:{address} https://localhost/whoami"))
+    assert seen["remote_addr"] == address
+
+
 def test_websocket_echo_through_the_balancer(ca_file):
     # From the controller over TLS to the balancer's published port, through
     # its /ws/ location to a Gunicorn sync worker on an app host.
