@@ -155,7 +155,8 @@ def main():
         if salt and _hash(module, user["password"], salt) == old_hashes[user["name"]]:
             lines.append(f"{user['name']}:{old_hashes[user['name']]}")
         else:
-            salt = "".join(secrets.choice(_SALT_CHARS) for _ in range(16))
+            # 16 of crypt's 64 salt characters (a byte modulo 64: no bias).
+            salt = "".join(_SALT_CHARS[byte % 64] for byte in secrets.token_bytes(16))
             lines.append(f"{user['name']}:{_hash(module, user['password'], salt)}")
     text = "".join(line + "\n" for line in lines)
 
