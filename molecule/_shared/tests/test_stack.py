@@ -6,7 +6,7 @@ nginx + uwsgi (uwsgi), and both front ends on Debian 13 (debian13).
 Each test asks the host's inventory which stack it runs, and checks the same
 behaviour through it: HTTPS with Mozilla's intermediate profile, redirects
 (to HTTPS, and the site's other names to its canonical one), basic auth,
-security headers, static files from the front end, uploads written by
+security headers, the operator's snippets, static files from the front end, uploads written by
 the app and served by the front end, body limits, unknown
 names refused, what the app learns of the client. The scenario's
 tests/conftest.py (a link to the default scenario's) is imported by pytest
@@ -203,6 +203,29 @@ def test_static_files_come_from_the_front_end_with_cache_headers(stack):
     stack.get(f"https://localhost/whoami?probe={proxied}")
     assert stack.app_saw(proxied)
     assert not stack.app_saw(probe)
+
+
+def test_the_operators_snippets_are_in_force_at_each_level(host, stack):
+    # nginx_snippets / apache_snippets of the inventory, in the front end's
+    # own words: a robots header that one crawler it names passes (Nginx:
+    # a map at http level read by a header at server level; Apache: server
+    # level), and /static/ for the site's own pages only (a location's
+    # snippet: hotlink protection), refused before the front end reads a file.
+    assert stack.get("https://localhost/")[1]["x-robots-tag"] == "noindex, nofollow"
+    assert stack.get("https://localhost/", "-A", "GoodBot/2.1")[1]["x-robots-tag"] == "all"
+    css = "https://localhost/static/css/style.css"
+    assert stack.get(css)[0] == 200
+    assert stack.get(css, "-e", "https://localhost/some/page")[0] == 200
+    assert stack.get(css, "-e", f"https://localhost:{stack.https_port}/")[0] == 200
+    assert stack.get(css, "-e", "https://hotlinker.example/page")[0] == 403
+    # The app's pages are not the snippet's: any referrer gets them.
+    assert stack.get("https://localhost/", "-e", "https://hotlinker.example/page")[0] == 200
+    # Where each went: in the site's file, once.
+    site = {"nginx": f"/etc/nginx/sites-available/{APP}.conf", "apache": f"/etc/apache2/sites-available/{APP}.conf"}[stack.front_end]
+    written = host.file(site).content_string
+    levels = ("http", "server", 'locations["/static/"]') if stack.front_end == "nginx" else ("server", "locations")
+    for level in levels:
+        assert written.count(f"# {stack.front_end}_snippets.{level}") == 1, (level, written)
 
 
 def test_a_file_uploaded_through_the_app_is_served_by_the_front_end(host, stack):

@@ -8,6 +8,7 @@ every test for both, one host after the other: the hosts' state when a test
 runs may be a later step's).
 """
 
+import json
 import re
 
 import pytest
@@ -93,6 +94,29 @@ def test_configtest_failure_leaves_apache_and_its_files_as_they_were():
     assert host.run("apachectl configtest").rc == 0
     assert apache_master(host) == master
     assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
+
+
+def test_a_snippet_configtest_refuses_is_put_back_while_both_sites_serve(capsys):
+    # apache_snippets that break none of the role's guarantees, so its
+    # checks pass, but that apachectl configtest refuses (a directive of a
+    # module not enabled): the files are put back before Apache reloads, and
+    # a request stream through Apache on each host meanwhile sees every answer.
+    site = f"/etc/apache2/sites-available/{APP}.conf"
+    snippets = {"apache_snippets": {"server": "Header always set X-Snippet-Probe yes", "locations": {"/": "CacheEnable disk"}}}
+    rc, out, watched = run_watched(HOSTS, lambda one: one.file(site).content_string, "site.yml", "--tags", "apache", "-e", json.dumps(snippets))
+    assert rc != 0, out[-3000:]
+    flat = " ".join(out.split())
+    assert f"The Apache configuration of {APP} was not applied: apachectl configtest said:" in flat, out[-3000:]
+    assert "Invalid command 'CacheEnable'" in flat, out[-3000:]
+    for name, (answers, before, after) in watched.items():
+        assert after == before and "X-Snippet-Probe" not in after, name
+        failed = [answer for answer in answers if not answer.endswith(" 200")]
+        with capsys.disabled():
+            print(f"\n  a snippet configtest refuses, on {name}: {len(answers)} requests, {len(failed)} failed")
+        assert answers and not failed, (name, failed[:5])
+    for host in all_hosts().values():
+        assert host.run("apachectl configtest").rc == 0
+        assert host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://localhost/health") == "200"
 
 
 def test_change_that_breaks_the_site_through_apache_is_put_back():

@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from conftest import APP, EXAMPLE, hosts_named, make_version, run_playbook
@@ -198,6 +199,23 @@ def test_the_balancer_asks_for_a_user_before_the_app_hosts_see_the_request(host,
     # The app hosts run no front end: no password file there.
     for app_host in app_hosts.values():
         assert not app_host.file(f"/etc/nginx/pydeploy-{APP}.htpasswd").exists
+
+
+def test_the_balancer_holds_the_operators_snippets(host, app_hosts):
+    # nginx_snippets on a split stack: the balancer faces the clients, so the
+    # robots header and the hotlink check are its; a refused /static/ request
+    # never reaches an app host, an allowed one does (the app serves the files).
+    curl = "curl -s -o /dev/null --max-time 10 --cacert /etc/ssl/pydeploy/pydeploy-ca.crt"
+    assert host.check_output(f"{curl} -D - https://localhost/ | grep -i '^x-robots-tag:'").split(":", 1)[1].strip() == "noindex, nofollow"
+    assert host.check_output(f"{curl} -D - -A GoodBot/2.1 https://localhost/ | grep -i '^x-robots-tag:'").split(":", 1)[1].strip() == "all"
+    probe = uuid.uuid4().hex
+    css = f"https://localhost/static/css/style.css?probe={probe}"
+    assert host.check_output(f"{curl} -w '%{{http_code}}' -e https://hotlinker.example/ '{css}'") == "403"
+    assert host.check_output(f"{curl} -w '%{{http_code}}' -e https://localhost/page '{css}&own=1'") == "200"
+    logs = " ".join(app_host.file(f"/var/log/{APP}/access.log").content_string for app_host in app_hosts.values())
+    assert f"probe={probe}&own=1" in logs and f"probe={probe} " not in logs
+    for app_host in app_hosts.values():
+        assert not app_host.file(f"/etc/nginx/sites-available/{APP}.conf").exists
 
 
 def test_the_app_hosts_see_the_client_the_balancer_found(host):

@@ -8,6 +8,8 @@
 - An Nginx change that passes nginx -t but breaks the site (an upstream
   socket nobody listens on): put back, reloaded, the play fails; a new
   certificate written earlier in that run is still loaded (force_handlers).
+- An operator's snippet (nginx_snippets) that nginx -t refuses: put back
+  under a request stream that sees every answer.
 - A build that fails (a package that does not exist) leaves the environment
   file in use as it was, and no copy of it.
 - Runs killed, as a dying controller would be (molecule/_shared/
@@ -32,7 +34,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import APP, changed_count, run_playbook, served_fingerprint
+from conftest import APP, changed_count, name_of, run_playbook, run_watched, served_fingerprint
 
 CONF = f"/etc/{APP}/gunicorn.conf.py"
 SITE = f"/etc/nginx/sites-available/{APP}.conf"
@@ -130,6 +132,29 @@ def test_nginx_change_that_breaks_the_site_is_put_back(host, http):
     assert served_fingerprint(host) != certificate
     assert served_fingerprint(host) == served_fingerprint(host, "/etc/ssl/pydeploy/localhost.crt")
     assert http.json("https://localhost/health") == {"status": "healthy"}
+    no_leftovers(host)
+    still_serves_after_restarts(host, http)
+
+
+def test_a_snippet_nginx_refuses_is_put_back_while_the_site_serves(host, http, capsys):
+    # nginx_snippets that break none of the role's guarantees, so its checks
+    # pass, but that nginx -t refuses (a size Nginx cannot read): the
+    # previous files are put back before Nginx reloads, and a request stream
+    # through Nginx meanwhile sees every answer.
+    snippets = {"nginx_snippets": {"server": "add_header X-Snippet-Probe yes always;", "locations": {"/": "proxy_buffer_size sixteen;"}}}
+    rc, out, watched = run_watched([name_of(host)], lambda one: one.file(SITE).content_string, "site.yml", "--tags", "nginx", "-e", json.dumps(snippets))
+    answers, before, after = watched[name_of(host)]
+    assert rc != 0, out[-3000:]
+    flat = " ".join(out.split())
+    assert f"The Nginx configuration of {APP} was not applied: nginx -t said:" in flat, out[-3000:]
+    assert '"proxy_buffer_size" directive invalid value' in flat, out[-3000:]
+    assert "The files on disk were put back and the running Nginx keeps its previous configuration." in flat, out[-3000:]
+    assert after == before and "X-Snippet-Probe" not in after
+    failed = [answer for answer in answers if not answer.endswith(" 200")]
+    with capsys.disabled():
+        print(f"\n  a snippet nginx -t refuses: {len(answers)} requests, {len(failed)} failed")
+    assert answers and not failed, failed[:5]
+    assert "x-snippet-probe" not in http.get("https://localhost/")[1]
     no_leftovers(host)
     still_serves_after_restarts(host, http)
 
