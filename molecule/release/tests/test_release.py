@@ -38,6 +38,9 @@ def versions(tmp_path_factory):
     wheels = base / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(wheel_src)], check=True)
     made["v5"] = next(wheels.glob("hello_pydeploy-5.0.0-*.whl"))
+    # v6, v7: plain versions for the deploy hooks' failures.
+    made["v6"] = make_version(base, "6.0.0")
+    made["v7"] = make_version(base, "7.0.0")
     return made
 
 
@@ -104,6 +107,21 @@ def test_migration_ran_once_per_release(host):
     log = host.file(f"/srv/{APP}/shared/data/migrations.log").content_string.split()
     releases = host.check_output(f"ls {RELEASES}").split()
     assert sorted(log) == sorted(releases), (log, releases)
+
+
+def test_deploy_hooks_ran_at_their_points_as_the_app_user(http, host):
+    # app_hooks of the inventory: the build hook's file is in the release,
+    # root's like the rest of the code, and served by the front end; the
+    # switch hooks ran once each, before and after v2's switch, as the app.
+    v2 = current_release(host)
+    built = f"{RELEASES}/{v2}/hello/static/built/release.txt"
+    assert host.file(built).content_string == f"built {v2} by {APP}\n"
+    assert (host.file(built).user, host.file(built).mode & 0o022) == ("root", 0)
+    assert host.run(f"runuser -u {APP} -- sh -c 'echo x >> {built}'").rc != 0
+    status, _, body = http.get("https://localhost/static/built/release.txt")
+    assert (status, body) == (200, f"built {v2} by {APP}\n")
+    log = host.file(f"/srv/{APP}/shared/data/hooks.log").content_string.splitlines()
+    assert log[-2:] == [f"before {v2} {APP}", f"after {v2} {APP}"], log
 
 
 def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions, capsys):
@@ -245,3 +263,74 @@ def test_no_secret_reaches_a_verbose_log(http, host):
     assert served_version(http) == "1.0.0"
     # The running app got the rotated secret: its environment file has it.
     assert host.run(f"grep -qF {new_secret} /etc/{APP}/env").rc == 0
+
+
+def streamed_deploy(host, *args):
+    """deploy.yml under a request stream; (exit code, output, the answers that failed, the versions seen)."""
+    with RequestStream(host) as stream:
+        rc, out = deploy(*args)
+    answers = stream.answers()
+    failed = [line for line in answers if not line.endswith(" 200")]
+    seen = sorted({match for line in answers for match in re.findall(r'"version":"([0-9.]+)"', line)})
+    return rc, " ".join(out.split()), answers, failed, seen
+
+
+def test_a_failing_build_hook_fails_the_build_while_the_site_serves(http, host, versions, capsys):
+    before, served = current_release(host), served_version(http)
+    hooks = {"app_hooks": {"build": ["echo assets built", "echo the bundler broke >&2; exit 3", "touch never-run"]}}
+    rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
+    with capsys.disabled():
+        print(f"\n  failing build hook: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    assert rc != 0
+    assert "could not be built (Run the build hooks as the app user)" in out, out[-3000:]
+    assert "the bundler broke" in out and "app_hooks.build[1] failed with exit status 3" in out, out[-3000:]
+    assert (current_release(host), served_version(http)) == (before, served)
+    # Left incomplete (the next build starts it again), the command after the failing one never run.
+    for release in [r for r in host.check_output(f"ls {RELEASES}").split() if r.startswith("v6.0.0-")]:
+        assert not host.file(f"{RELEASES}/{release}/.pydeploy/complete").exists
+        assert not host.file(f"{RELEASES}/{release}/never-run").exists
+    assert answers and not failed and seen == [served]
+
+
+def test_a_failing_before_switch_hook_switches_nothing(http, host, versions, capsys):
+    before, served = current_release(host), served_version(http)
+    hooks = {"app_hooks": {"before_switch": ["exit 4"], "after_switch": ["touch data/after-ran"]}}
+    rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
+    with capsys.disabled():
+        print(f"\n  failing before_switch hook: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    assert rc != 0
+    assert "The before_switch hooks (app_hooks.before_switch) failed in release v6.0.0-" in out, out[-3000:]
+    assert "; nothing was switched. Their last log lines:" in out and "app_hooks.before_switch[0] failed with exit status 4" in out
+    assert (current_release(host), served_version(http)) == (before, served)
+    assert not host.file(f"/srv/{APP}/shared/data/after-ran").exists
+    assert answers and not failed and seen == [served]
+
+
+def test_a_failing_after_switch_hook_is_reported_and_the_release_serves(http, host, versions, capsys):
+    served = served_version(http)
+    hooks = {"app_hooks": {"after_switch": ["echo purging the CDN", "exit 5"]}}
+    rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
+    with capsys.disabled():
+        print(f"\n  failing after_switch hook, reported: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    assert rc == 0, out[-3000:]
+    assert "The after_switch hooks (app_hooks.after_switch) failed in release v6.0.0-" in out, out[-3000:]
+    assert "keeps serving (app_hooks_after_switch_failure: report)" in out and "...ignoring" in out
+    assert "purging the CDN" in out
+    assert served_version(http) == "6.0.0" and current_release(host).startswith("v6.0.0-")
+    assert answers and not failed and seen == sorted({served, "6.0.0"})
+
+
+def test_a_failing_after_switch_hook_rolls_back_when_asked(http, host, versions, capsys):
+    v6 = current_release(host)
+    hooks = {"app_hooks": {"after_switch": ["exit 6"]}, "app_hooks_after_switch_failure": "rollback"}
+    rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v7']}", "-e", json.dumps(hooks))
+    with capsys.disabled():
+        print(f"\n  failing after_switch hook, rolled back: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    assert rc != 0
+    assert "The after_switch hooks (app_hooks.after_switch) failed in release v7.0.0-" in out, out[-3000:]
+    assert "the previous release is put back (app_hooks_after_switch_failure: rollback)" in out
+    assert f"current points back at {v6}, which answers again" in out, out[-3000:]
+    assert (current_release(host), served_version(http)) == (v6, "6.0.0")
+    v7 = next(r for r in host.check_output(f"ls {RELEASES}").split() if r.startswith("v7.0.0-"))
+    assert host.file(f"{RELEASES}/{v7}/.pydeploy/failed").content_string == "its after_switch hooks failed\n"
+    assert answers and not failed and set(seen) <= {"6.0.0", "7.0.0"} and "6.0.0" in seen
