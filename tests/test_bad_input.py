@@ -147,6 +147,13 @@ BAD_INPUT = [
      'apache_snippets.locations["/uploads/"] refused: AllowOverride All'),
     ('{"pydeploy_front_end": "apache", "apache_snippets": {"locations": {"/a b/": "Require all denied"}}}',
      "apache_snippets.locations: each must be a URL path starting with '/'"),
+    # Deploy hooks: shell commands, so ';' and braces are theirs; nothing empty, no control characters.
+    ('{"app_hooks": {"build": [""]}}', "app_hooks: each command must be a shell command, not empty"),
+    ('{"app_hooks": {"before_switch": ["flask cache warm\\u2028rm -rf /"]}}', "app_hooks: each command must be a shell command"),
+    ('{"app_hooks": {"after_switch": ["curl -X POST https://cdn.example/purge\\r"]}}', "app_hooks: each command must be a shell command"),
+    ('{"app_hooks": {"after_deploy": ["true"]}}', "app_hooks"),
+    ('{"app_hooks": {"build": "npm ci"}}', "app_hooks"),
+    ("app_hooks_after_switch_failure=ignore", "app_hooks_after_switch_failure must be one of: report, rollback"),
     ('{"nginx_referrer_policy": "no-referrer always; return 302 https://evil.example$request_uri; #"}', "nginx_referrer_policy"),
     ('{"nginx_extra_headers": {"X-Test": "a\\"; return 302 /; #"}}', "nginx_extra_headers"),
     ("nginx_frame_options=ALLOWALL", "nginx_frame_options"),
