@@ -240,31 +240,6 @@ def test_rollback_to_a_named_release(http, host):
     assert current_release(host) == v4
 
 
-def test_waived_preflight_check_passes_with_a_warning():
-    # The failing preflight checks run on the controller (tests/test_bad_input.py);
-    # a waived one lets a whole deploy go through, in check mode here.
-    rc, out = deploy("--check", "-e", '{"app_env": {"DEBUG": "1"}, "app_preflight_waivers": ["debug_off"]}')
-    assert rc == 0, out[-2000:]
-    assert "[WARNING]: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
-
-
-def test_no_secret_reaches_a_verbose_log(http, host):
-    # A full deploy with -vvv: the inventory's version (v1) is switched back
-    # to behind a trial, and a rotated secret rewrites the environment file.
-    new_secret = "rotated-secret-7d41c0a9e85b4f3aa1b2c3d4e5f60718"
-    rc, out = deploy("-vvv", "-e", f"app_secret_key={new_secret}")
-    assert rc == 0, out[-3000:]
-    assert len(out) > 10000
-    # The environment file was staged, then put in place at the switch.
-    assert "TASK [pydeploy.wsgi.app : Stage the new environment file]" in out
-    assert "TASK [pydeploy.wsgi.app : Put the new environment file in place]" in out
-    for secret in (SECRET, new_secret, DB_PASSWORD):
-        assert secret not in out
-    assert served_version(http) == "1.0.0"
-    # The running app got the rotated secret: its environment file has it.
-    assert host.run(f"grep -qF {new_secret} /etc/{APP}/env").rc == 0
-
-
 def streamed_deploy(host, *args):
     """deploy.yml under a request stream; (exit code, output, the answers that failed, the versions seen)."""
     with RequestStream(host) as stream:
@@ -334,3 +309,28 @@ def test_a_failing_after_switch_hook_rolls_back_when_asked(http, host, versions,
     v7 = next(r for r in host.check_output(f"ls {RELEASES}").split() if r.startswith("v7.0.0-"))
     assert host.file(f"{RELEASES}/{v7}/.pydeploy/failed").content_string == "its after_switch hooks failed\n"
     assert answers and not failed and set(seen) <= {"6.0.0", "7.0.0"} and "6.0.0" in seen
+
+
+def test_waived_preflight_check_passes_with_a_warning():
+    # The failing preflight checks run on the controller (tests/test_bad_input.py);
+    # a waived one lets a whole deploy go through, in check mode here.
+    rc, out = deploy("--check", "-e", '{"app_env": {"DEBUG": "1"}, "app_preflight_waivers": ["debug_off"]}')
+    assert rc == 0, out[-2000:]
+    assert "[WARNING]: preflight check debug_off is waived by app_preflight_waivers (it fails)" in out
+
+
+def test_no_secret_reaches_a_verbose_log(http, host):
+    # A full deploy with -vvv: the inventory's version (v1) is switched back
+    # to behind a trial, and a rotated secret rewrites the environment file.
+    new_secret = "rotated-secret-7d41c0a9e85b4f3aa1b2c3d4e5f60718"
+    rc, out = deploy("-vvv", "-e", f"app_secret_key={new_secret}")
+    assert rc == 0, out[-3000:]
+    assert len(out) > 10000
+    # The environment file was staged, then put in place at the switch.
+    assert "TASK [pydeploy.wsgi.app : Stage the new environment file]" in out
+    assert "TASK [pydeploy.wsgi.app : Put the new environment file in place]" in out
+    for secret in (SECRET, new_secret, DB_PASSWORD):
+        assert secret not in out
+    assert served_version(http) == "1.0.0"
+    # The running app got the rotated secret: its environment file has it.
+    assert host.run(f"grep -qF {new_secret} /etc/{APP}/env").rc == 0
