@@ -1,8 +1,9 @@
 """The collection's filters on the controller, as the roles call them:
 redact_url (a URL's credentials never reach a message or a label),
 systemd_properties (a sandbox dict as systemd-run --property arguments, the
-way the service templates write the same directives) and redirected_names
-(the names a front end redirects to the canonical one). unsafe_paths has its
+way the service templates write the same directives), redirected_names
+(the names a front end redirects to the canonical one) and not_networks (what
+a front end's list of addresses may not hold). unsafe_paths has its
 own module: tests/test_unsafe_paths.py."""
 
 import importlib.util
@@ -24,6 +25,7 @@ def load(name):
 redact_url = load("redact_url")
 systemd_properties = load("systemd_properties")
 redirected_names = load("redirected_names")
+not_networks = load("not_networks")
 
 
 @pytest.mark.parametrize(
@@ -116,3 +118,21 @@ def test_the_app_servers_and_the_app_s_units_read_the_one_sandbox():
 )
 def test_redirected_names_are_every_name_but_the_canonical_one_and_the_addresses(names, canonical, redirected):
     assert redirected_names(names, canonical) == redirected
+
+
+@pytest.mark.parametrize(
+    ("entries", "refused"),
+    [
+        (["203.0.113.7", "203.0.113.0/24", "2001:db8::/32", "::1", "127.0.0.1"], []),
+        ([], []),
+        # Every address: believing or allowing anyone.
+        (["0.0.0.0/0", "::/0", "10.0.0.0/8"], ["0.0.0.0/0", "::/0"]),
+        # Names, host bits past the prefix, directives smuggled in, spaces, zones.
+        (["cdn.example.com", "10.0.0.1/8", "10.0.0.0/8; real_ip_header X", "10.0.0.0/8\nAllow all"],
+         ["cdn.example.com", "10.0.0.1/8", "10.0.0.0/8; real_ip_header X", "10.0.0.0/8\nAllow all"]),
+        ([" 203.0.113.7", "203.0.113.7 ", "fe80::1%eth0", "", "999.1.1.1", "203.0.113.0/33"],
+         [" 203.0.113.7", "203.0.113.7 ", "fe80::1%eth0", "", "999.1.1.1", "203.0.113.0/33"]),
+    ],
+)
+def test_not_networks_names_what_is_no_address_or_network(entries, refused):
+    assert not_networks(entries) == refused

@@ -1,5 +1,6 @@
 """Apache's own guarantees, and the release lifecycle through it, on both
-hosts of the scenario (apache + mod_wsgi, apache + gunicorn), in file order.
+hosts of the scenario (apache + mod_wsgi, apache + gunicorn), in file order;
+the switch to v2 runs in maintenance.
 
 Each playbook run covers both hosts at once, with a request stream through
 Apache on each: module-scoped fixtures run them once and record each host's
@@ -64,9 +65,33 @@ def versions(tmp_path_factory):
 BOTH = ("-e", "pydeploy_serial=100%")
 
 
+def from_outside(host):
+    """The status a client from the host's global address gets (not loopback: no deploy, no health check)."""
+    address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    return host.check_output(f"curl -sk --max-time 10 -o /dev/null -w '%{{http_code}}' --resolve localhost:443:{address} https://localhost/")
+
+
+# What a client from outside got just before and just after the switch to v2,
+# which runs in maintenance (playbooks/maintenance.yml), by host.
+OUTSIDE = {}
+
+
 @pytest.fixture(scope="module")
 def switch_to_v2(versions):
-    return streamed("deploy.yml", *BOTH, "-e", f"app_src={versions['v2']}")
+    # In maintenance: the deploy goes through (its health checks come from
+    # loopback), the stream (from loopback too) sees v1 then v2, and clients
+    # from outside get 503 throughout.
+    rc, out = run_playbook("maintenance.yml", "-e", "pydeploy_maintenance=on")
+    assert rc == 0, out[-3000:]
+    try:
+        OUTSIDE.update({name: [from_outside(host)] for name, host in all_hosts().items()})
+        switched = streamed("deploy.yml", *BOTH, "-e", f"app_src={versions['v2']}")
+        for name, host in all_hosts().items():
+            OUTSIDE[name].append(from_outside(host))
+    finally:
+        rc, out = run_playbook("maintenance.yml", "-e", "pydeploy_maintenance=off")
+        assert rc == 0, out[-3000:]
+    return switched
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +225,13 @@ def test_release_switch_through_apache_drops_no_request(host, switch_to_v2, caps
         assert daemons_before and daemons_after and not daemons_before & daemons_after
     else:
         assert not daemons_before and not daemons_after
+
+
+def test_a_deploy_in_maintenance_goes_through_while_clients_from_outside_get_503(host, switch_to_v2):
+    rc, out, _ = switch_to_v2
+    assert rc == 0, out[-3000:]
+    assert OUTSIDE[name_of(host)] == ["503", "503"]
+    assert served_version(host) == "2.0.0" and from_outside(host) == "200"
 
 
 def test_broken_release_is_refused_while_apache_serves_the_old_one(host, broken_v3, capsys):
