@@ -52,7 +52,7 @@ def test_maintenance_answers_503_with_the_page_to_all_but_loopback_and_the_allow
     page = clients.variables["pydeploy_maintenance_page"]
     try:
         out = maintenance(host, "on")
-        assert f"{APP} is in maintenance: every client but loopback and [\"203.0.113.0/24\"] gets 503" in out, out[-2000:]
+        assert f"{APP} is in maintenance: every client but loopback, 203.0.113.0/24 gets 503" in out, out[-2000:]
         assert (host.file(flag).user, host.file(flag).mode) == ("root", 0o644)
         probe = uuid.uuid4().hex
         for path in (f"/?probe={probe}", "/health", "/static/css/style.css", "/admin/"):
