@@ -42,6 +42,7 @@ NOT_WATCHED = {
     "/var/lib/logrotate": "logrotate's state",
     "/var/lib/pydeploy/converged": "the records themselves",
     "/var/lib/pydeploy/acme": "the ACME challenges' answers, each for one run",
+    "/var/lib/pydeploy/maintenance": "maintenance.yml's flags: the operator's state, which site.yml leaves as it is",
     "/var/lib/pydeploy-test-prepared": "the mark",
     "/etc/ld.so.cache": "ldconfig, after a package",
     "/etc/alternatives": "update-alternatives, for a package",
