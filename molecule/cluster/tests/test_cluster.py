@@ -218,6 +218,27 @@ def test_the_balancer_holds_the_operators_snippets(host, app_hosts):
         assert not app_host.file(f"/etc/nginx/sites-available/{APP}.conf").exists
 
 
+def test_maintenance_is_the_balancers(host, app_hosts):
+    # maintenance.yml on a split stack: the balancer answers 503 with the
+    # page to a client from outside and the site to loopback and to the
+    # allowed network (through the proxy it trusts); the app hosts keep no flag.
+    address = host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    curl = "curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert /etc/ssl/pydeploy/pydeploy-ca.crt"
+    rc, out = run_playbook("maintenance.yml", "-e", "pydeploy_maintenance=on")
+    assert rc == 0, out[-3000:]
+    try:
+        assert host.check_output(f"{curl} --resolve localhost:443:{address} https://localhost/") == "503"
+        assert host.check_output(f"{curl} https://localhost/health") == "200"
+        assert host.check_output(f"{curl} -H 'X-Forwarded-For: 203.0.113.9' https://localhost/") == "200"
+        assert host.check_output(f"{curl} -H 'X-Forwarded-For: 198.51.100.4' https://localhost/") == "503"
+        for app_host in app_hosts.values():
+            assert not app_host.file(f"/var/lib/pydeploy/maintenance/{APP}").exists
+    finally:
+        rc, out = run_playbook("maintenance.yml", "-e", "pydeploy_maintenance=off")
+        assert rc == 0, out[-3000:]
+    assert host.check_output(f"{curl} --resolve localhost:443:{address} https://localhost/") == "200"
+
+
 def test_the_app_hosts_see_the_client_the_balancer_found(host):
     # pydeploy_trusted_proxies: [127.0.0.1] on the balancer. From it, the
     # client is the last X-Forwarded-For address that is not its own; from
@@ -291,6 +312,11 @@ def test_rolling_deploy_of_v2_drops_no_request(host, app_hosts, ca_file, version
     print_load(capsys, "after the roll", after)
     assert [seen["version"] for seen in after["versions"]] == ["2.0.0"]
     assert after["failures"] == 0
+    # app_hooks: each app host ran its switch hooks once, in its batch, as the app.
+    for name, one in app_hosts.items():
+        hooks = one.file(f"/srv/{APP}/shared/data/hooks.log")
+        assert hooks.user == APP, name
+        assert hooks.content_string.splitlines()[-2:] == [f"before {release}", f"after {release}"], (name, hooks.content_string)
 
 
 def test_release_failing_on_the_first_host_stops_the_roll(host, app_hosts, ca_file, versions, tmp_path, capsys):
