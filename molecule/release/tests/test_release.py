@@ -267,6 +267,44 @@ def test_a_failing_build_hook_fails_the_build_while_the_site_serves(http, host, 
     assert answers and not failed and seen == [served]
 
 
+def test_each_release_records_its_audit(host):
+    """app_audit report (the default): the known vulnerability is reported, the release built and served."""
+    record = json.loads(host.file(f"{RELEASES}/{current_release(host)}/.pydeploy/release.json").content_string)
+    audit = record["audit"]
+    assert (audit["service"], audit["error"], audit["tool"]) == ("osv", "", "pip-audit==2.10.1")
+    assert [(one["name"], [v["id"] for v in one["vulns"]]) for one in audit["vulnerable"]] == [("itsdangerous", ["PYSEC-TEST-0001"])]
+    # Every installed dependency was asked about, and the tool is root's.
+    asked = set(host.file("/var/lib/osv-stand-in/queries").content_string.split())
+    assert {"flask", "werkzeug", "itsdangerous", "gunicorn"} <= asked, asked
+    tool = host.file("/opt/pydeploy/pip-audit/bin/pip-audit")
+    assert (tool.user, tool.mode & 0o022) == ("root", 0)
+
+
+def test_a_release_with_a_known_vulnerability_is_refused_when_asked(http, host, versions, capsys):
+    before, served = current_release(host), served_version(http)
+    rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", "app_audit=refuse")
+    with capsys.disabled():
+        print(f"\n  refused by its audit: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+    assert rc != 0
+    assert "could not be built (Refuse a release with known vulnerabilities (app_audit refuse))" in out, out[-3000:]
+    assert "app_audit is refuse: Release v6.0.0-" in out, out[-3000:]
+    assert "itsdangerous" in out and "PYSEC-TEST-0001 CVE-0000-0001, fixed in 99.0" in out, out[-3000:]
+    assert (current_release(host), served_version(http)) == (before, served)
+    assert answers and not failed and seen == [served]
+    # Accepted after review: the audit lets the build through (a before_switch
+    # hook then stops the switch: v6 stays unserved for the tests below).
+    extra = {"app_audit": "refuse", "app_audit_ignore": ["PYSEC-TEST-0001"], "app_hooks": {"before_switch": ["exit 5"]}}
+    rc, out = deploy("-e", f"app_src={versions['v6']}", "-e", json.dumps(extra))
+    said = " ".join(out.split())
+    assert rc != 0 and "app_hooks.before_switch[0] failed with exit status 5" in said, said[-3000:]
+    built = [r for r in host.check_output(f"ls {RELEASES}").split()
+             if r.startswith("v6.0.0-") and host.file(f"{RELEASES}/{r}/.pydeploy/complete").exists]
+    assert len(built) == 1, built
+    audit = json.loads(host.file(f"{RELEASES}/{built[0]}/.pydeploy/release.json").content_string)["audit"]
+    assert audit["vulnerable"] == [] and audit["ignored"] == ["PYSEC-TEST-0001"]
+    assert (current_release(host), served_version(http)) == (before, served)
+
+
 def test_a_failing_before_switch_hook_switches_nothing(http, host, versions, capsys):
     before, served = current_release(host), served_version(http)
     hooks = {"app_hooks": {"before_switch": ["exit 4"], "after_switch": ["touch data/after-ran"]}}
