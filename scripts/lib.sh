@@ -33,6 +33,8 @@ PYDEPLOY_TEST_PACKAGES=(
   apache2 libapache2-mod-wsgi-py3    # apache role
   curl openssl                       # molecule/_shared/prepare.yml
   pebble                             # the ACME CA of the acme scenario
+  python3-aiosmtpd                   # the acme scenario's mail sink (alerts)
+  certbot nftables unattended-upgrades  # the host's own care (issue 30)
 )
 # Installed, the front ends would both start at boot and race for port 80:
 # in the image they are off, as on a host without them; the roles enable the

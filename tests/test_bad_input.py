@@ -246,6 +246,35 @@ BAD_INPUT = [
      "app_config_dir, app_env_file, app_log_dir, app_root: must be an absolute, normalised path"),
     ('{"app_env": {"A": "x\\u2028SECRET_KEY=forged", "B": "x\\u2029", "C": "x\\u0085", "D": "x\\u000b", "E": "x\\u001e", "F": "x\\u000c"}}',
      "these are not: A, B, C, D, E, F"),
+    # The host between runs (issue 30): alert channels, the monitor, renewal, updates; no message shows a
+    # password or a webhook's URL.
+    ('{"pydeploy_alert_email": {"to": ["ops@example.org\\nBcc: all@example.org"], "relay": "smtp.example.org"}}',
+     "alerts_email (pydeploy_alert_email) needs `to`"),
+    ('{"pydeploy_alert_email": {"to": "ops@example.org", "relay": "smtp.example.org;evil"}}', "alerts_email (pydeploy_alert_email) needs `to`"),
+    ('{"pydeploy_alert_email": {"to": ["ops@example.org"], "relay": "smtp.example.org", "password": "s3cret\\u2028x", "user": "u"}}',
+     "`user` and `password` one line each (the password is not shown)"),
+    ('{"pydeploy_alert_email": {"to": ["ops@example.org"], "relay": "smtp.example.org", "tls": "sometimes"}}', "tls"),
+    ('{"pydeploy_alert_webhooks": ["http://hooks.example.org/T0KEN-plain"]}',  # the token never shown: below
+     "alerts_webhooks (pydeploy_alert_webhooks) item 1 must be one https:// URL"),
+    ('{"pydeploy_alert_webhooks": ["https://hooks.example.org/T0KEN {x}"]}', "item 1 must be one https:// URL"),
+    ("pydeploy_health_monitor_interval=5", "alerts_health_monitor_interval (pydeploy_health_monitor_interval) must be 0 (no monitor) or at least 10"),
+    ('{"alerts_units": ["hello.service; rm -rf /"]}', "is not a systemd unit name"),
+    ('{"alerts_disk_paths": ["/srv/../etc"]}', "alerts_disk_paths"),
+    ("alerts_disk_min_free_percent=0", "alerts_disk_min_free_percent must be 1 to 90"),
+    ('{"updates_reboot_time": "4am"}', "updates_reboot_time must be a time of day"),
+    ('{"updates_origins": ["origin=Debian;Unattended-Upgrade::Mail root", "origin=Debian\\nx"]}', "updates_origins must be one or more apt origin patterns"),
+    ("tls_acme_account_key_path=/etc/ssl/pydeploy/private/acme-account.key", "tls_acme_account_key_path is no longer read"),
+    ("pydeploy_firewall=true", "pydeploy_firewall (firewall_enabled) needs pydeploy_firewall_ssh_from"),
+    ("app_audit=sometimes", "value of app_audit must be one of"),
+    ('{"app_audit_ignore": ["PYSEC-1; rm -rf /"]}', "app_audit_ignore must be vulnerability ids"),
+    ('{"app_audit_osv_url": "https://osv.example/v1/query\\n--ignore-vuln=X"}', "app_audit_osv_url must be an http(s) URL"),
+    ('{"app_audit_tool": "pip-audit==2.10.1 --index-url http://evil"}', "app_audit_tool must be a requirement such as pip-audit==2.10.1"),
+    ('{"app_audit_tool_path": "/usr"}', "app_audit_tool_path must be a folder of its own"),
+    ('{"pydeploy_firewall": true, "pydeploy_firewall_ssh_from": ["10.0.0.0/8 } accept; tcp dport 0-65535 accept #"]}',
+     "pydeploy_firewall_ssh_from (firewall_ssh_from) must be IP addresses or networks"),
+    ('{"pydeploy_firewall_allow": [{"port": "22; flush ruleset"}]}', "pydeploy_firewall_allow (firewall_allow): each opening is"),
+    ('{"pydeploy_firewall_allow": [{"port": 70000, "from": ["10.0.0.1/8"]}]}', "pydeploy_firewall_allow (firewall_allow): each opening is"),
+    ("firewall_check_timeout=90", "firewall_check_timeout (90) must be shorter than firewall_revert_after (60)"),
 ]
 # Cases a batch cannot hold: facts are not inventory variables.
 REAL_RUN_ONLY = ['{"ansible_facts": {"distribution": "Debian", "distribution_major_version": "11"}}']
@@ -601,8 +630,16 @@ def test_inventory_variables_of_roles_the_stack_leaves_out_are_named(runs, contr
     assert ("nginx_" in warning.group(1)) == ("apache" in control)
 
 
-def test_a_refused_basic_auth_password_is_never_shown(runs):
+def test_a_refused_password_is_never_shown(runs):
+    # Basic auth's users (two cases) and the alerts' relay login (one).
     cases = [(extra, named) for extra, named in BAD_INPUT if '"password": "s3cret' in extra]
-    assert len(cases) == 2
+    assert len(cases) == 3
     for extra, named in cases:
         assert "s3cret" not in refused(runs, extra, named)
+
+
+def test_a_refused_webhook_url_is_never_shown(runs):
+    cases = [(extra, named) for extra, named in BAD_INPUT if "T0KEN" in extra]
+    assert len(cases) == 2
+    for extra, named in cases:
+        assert "T0KEN" not in refused(runs, extra, named)

@@ -33,6 +33,8 @@ VAULT = {
     "vault_app_secret_key": "an-example-secret-key-of-more-than-32-characters",
     "vault_database_url": "postgresql://hello:secret@db.internal/hello",
     "vault_pip_index_password": "secret",
+    "vault_alert_smtp_password": "secret",
+    "vault_alert_slack_webhook": "https://hooks.slack.com/services/T000/B000/XXXX",
 }
 
 

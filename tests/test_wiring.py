@@ -59,6 +59,10 @@ PLAY = """
           trusted: "{{{{ __pydeploy_lb_addresses }}}}"
           wheelhouse: "{{{{ app_wheelhouse | bool }}}}"
           roles: "{{{{ __pydeploy_host_roles }}}}"
+          openings: "{{{{ firewall_dependent_allow }}}}"
+          alerted: "{{{{ alerts_dependent_units }}}}"
+          monitored: "{{{{ alerts_health.endpoint | default('') }}}}"
+          renewal_reloads: "{{{{ tls_front_end.unit | default('') }}}}"
 """
 
 
@@ -92,6 +96,20 @@ def test_ipv4_app_hosts_are_listed_with_the_app_port(tmp_path):
     assert found["app1"]["trusted"] == ["10.0.0.10"]
 
 
+def test_the_host_between_runs_watches_and_opens_what_each_host_serves(tmp_path):
+    """The firewall's openings, the units whose failure alerts, the health
+    monitor and the renewal's front end follow the parts each host plays."""
+    found = wired(tmp_path, {"lb1": "10.0.0.10", "app1": "10.0.0.21", "app2": "fd00::22"})
+    assert found["lb1"]["openings"] == [{"port": 80, "why": "the front end, HTTP"}, {"port": 443, "why": "the front end, HTTPS"}]
+    # The app port, from the balancers alone.
+    for app in ("app1", "app2"):
+        assert found[app]["openings"] == [{"port": 8000, "from": ["10.0.0.10"], "why": "the app server, from the balancers"}]
+    assert found["lb1"]["alerted"] == ["apt-daily-upgrade.service", "nginx.service", "pydeploy-tls-renew.service"]
+    assert found["app1"]["alerted"] == ["hello.service", "apt-daily-upgrade.service"]
+    assert (found["lb1"]["monitored"], found["app1"]["monitored"]) == ("https://127.0.0.1:443", "")
+    assert (found["lb1"]["renewal_reloads"], found["app1"]["renewal_reloads"]) == ("nginx.service", "")
+
+
 def test_ipv6_app_hosts_are_bracketed(tmp_path):
     found = wired(tmp_path, {"lb1": "fd00::10", "app1": "fd00::21", "app2": "10.0.0.22"})
     assert found["lb1"]["upstreams"] == ["[fd00::21]:8000", "10.0.0.22:8000"]
@@ -116,16 +134,16 @@ APP_ROLES = ["pydeploy.wsgi.python", "pydeploy.wsgi.app"]
 
 @pytest.mark.parametrize("groups, stack, expected", [
     # One host (the "web" group): the whole stack, one role when the front end is the app server.
-    ({"web": ["web1"]}, {}, {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"]}),
+    ({"web": ["web1"]}, {}, {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"]}),
     ({"web": ["web1"]}, {"pydeploy_front_end": "apache", "pydeploy_app_server": "mod_wsgi"},
-     {"web1": [*APP_ROLES, "pydeploy.wsgi.apache", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls"]}),
+     {"web1": [*APP_ROLES, "pydeploy.wsgi.apache", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"]}),
     ({"web": ["web1"]}, {"pydeploy_front_end": "apache"},
-     {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.apache"]}),
+     {"web1": [*APP_ROLES, "pydeploy.wsgi.gunicorn", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.apache", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"]}),
     # Split: the balancers TLS and the front end, the app hosts the app and its server, a host in both groups both.
     ({"lb": ["lb1", "both1"], "app": ["app1", "both1"]}, {"pydeploy_app_server": "uwsgi"},
-     {"lb1": ["pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"],
-      "app1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate"],
-      "both1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx"]}),
+     {"lb1": ["pydeploy.wsgi.tls", "pydeploy.wsgi.nginx", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"],
+      "app1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"],
+      "both1": [*APP_ROLES, "pydeploy.wsgi.uwsgi", "pydeploy.wsgi.logrotate", "pydeploy.wsgi.tls", "pydeploy.wsgi.nginx", "pydeploy.wsgi.updates", "pydeploy.wsgi.firewall", "pydeploy.wsgi.alerts"]}),
 ])
 def test_each_host_runs_the_roles_the_registry_and_its_parts_name(tmp_path, groups, stack, expected):
     addresses = {name: f"10.0.0.{n}" for n, name in enumerate(sorted({name for names in groups.values() for name in names}), 10)}

@@ -2,9 +2,10 @@
 limits and upstream keepalive. What every front end does is checked in
 ../_shared/tests/test_stack.py."""
 
+import json
 import re
 
-from conftest import run_playbook
+from conftest import RequestStream, changed_count, run_playbook
 
 CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
 
@@ -61,6 +62,44 @@ def test_a_ca_made_for_ten_years_is_made_anew_for_one(host):
     assert host.check_output(f"openssl verify -CAfile {CA} /etc/ssl/pydeploy/localhost.crt").endswith(": OK")
     served = host.run(f"echo | openssl s_client -connect localhost:443 -servername localhost -CAfile {CA} -verify_return_error")
     assert served.rc == 0 and "Verify return code: 0 (ok)" in served.stdout, served
+
+
+def test_the_timer_renews_the_self_signed_certificate_on_the_host(host, capsys):
+    """Between runs the tls role's timer renews a certificate due: the host's
+    CA signs the site's request anew, Nginx reloads (same master) and every
+    request of a stream meanwhile is answered."""
+    cert, path = "/etc/ssl/pydeploy/localhost.crt", "/etc/pydeploy/tls/localhost.json"
+    timer = host.check_output("systemctl show -p ActiveState,UnitFileState pydeploy-tls-renew.timer")
+    assert "ActiveState=active" in timer and "UnitFileState=enabled" in timer
+    original = host.file(path).content_string
+    config = json.loads(original)
+    assert (config["mode"], config["front_end"]["unit"], config["front_end"]["test"]) == ("selfsigned", "nginx.service", ["nginx", "-t"])
+    before = host.check_output(f"openssl x509 -in {cert} -noout -serial")
+    master = host.check_output("cat /run/nginx.pid")
+    # Due as soon as it is read with renew_days beyond its lifetime.
+    host.check_output(f"cat > {path} <<'EOF'\n{json.dumps({**config, 'renew_days': 3650})}\nEOF")
+    try:
+        with RequestStream(host) as stream:
+            result = host.run("systemctl start pydeploy-tls-renew.service")
+    finally:
+        host.check_output(f"cat > {path} <<'EOF'\n{original}EOF")
+    journal = host.check_output("journalctl -u pydeploy-tls-renew.service --no-pager -o cat -n 20")
+    assert result.rc == 0, journal
+    answers = stream.answers()
+    failed = [line for line in answers if not line.endswith(" 200")]
+    with capsys.disabled():
+        print(f"\n  self-signed renewal on the host: {len(answers)} requests, {len(failed)} failed")
+    assert answers and failed == []
+    after = host.check_output(f"openssl x509 -in {cert} -noout -serial")
+    served = host.check_output("echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null | openssl x509 -noout -serial")
+    assert after != before and served == after
+    host.check_output(f"openssl verify -CAfile {CA} {cert}")
+    assert days_left(host, cert) >= 89
+    assert host.check_output("cat /run/nginx.pid") == master
+    assert "localhost: installed a new certificate" in journal
+    # The next run of the playbook finds the certificate as its modules would have made it.
+    rc, out = run_playbook("site.yml", "--tags", "tls", "--check")
+    assert rc == 0 and changed_count(out) == 0, out[-3000:]
 
 
 def test_static_files_are_compressed_and_cached(http):

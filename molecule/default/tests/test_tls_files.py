@@ -30,6 +30,8 @@ def test_files_mode_installs_the_certificate_with_its_chain(host, tmp_path):
     for path in ("/etc/ssl/pydeploy/pydeploy-ca.crt", "/etc/ssl/pydeploy/private/pydeploy-ca.key",
                  "/etc/ssl/pydeploy/private/pydeploy-ca.csr", "/etc/ssl/pydeploy/private/pydeploy-ca.localhost.names"):
         assert not host.file(path).exists, path
+    # The operator's certificate: the host no longer renews it.
+    assert not host.file("/etc/pydeploy/tls/localhost.json").exists
     # A reload, not a restart: the same master serves.
     assert host.check_output("cat /run/nginx.pid") == nginx_master
     # The same files again: nothing to change.
