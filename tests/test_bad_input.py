@@ -231,6 +231,16 @@ BAD_INPUT = [
      'pydeploy_skip_unchanged must be true or false (got "yes\\nplease"); pydeploy_skip_unchanged_max_age must be a number of seconds'),
     ('{"gunicorn_tcp_address": "0.0.0.0\\nExecStartPre=/bin/sh"}', "gunicorn_tcp_address must be an IPv4 or IPv6 address"),
     ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_address": "127.0.0.1;rm"}', "uwsgi_tcp_address must be an IPv4 or IPv6 address"),
+    # The app port: one address of the host, the balancers alone, uWSGI's
+    # own protocol only where the operator says so.
+    ('{"gunicorn_tcp_address": "0.0.0.0", "gunicorn_tcp_port": 8000}', "gunicorn_tcp_address must be one address of the host, not 0.0.0.0 or ::"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_address": "::", "uwsgi_tcp_port": 8000}', "uwsgi_tcp_address must be one address of the host, not 0.0.0.0 or ::"),
+    ('{"gunicorn_tcp_allow": ["10.0.0.5 ::/0"]}', "gunicorn_tcp_allow must be addresses or networks"),
+    ('{"gunicorn_tcp_allow": ["0.0.0.0/0"]}', "gunicorn_tcp_allow must be addresses or networks"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_allow": ["10.0.0.5\\nIPAddressAllow=any"]}', "uwsgi_tcp_allow must be addresses or networks"),
+    ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_protocol": "fastcgi"}', "uwsgi_tcp_protocol"),
+    ('{"pydeploy_split_protocol": "uwsgi"}', "pydeploy_split_protocol must be http (what Gunicorn speaks"),
+    ('{"pydeploy_app_server": "uwsgi", "pydeploy_split_protocol": "uwsgi;"}', "pydeploy_split_protocol must be http or uwsgi"),
     # Untrusted code (issue 25): a rollback target that is a path, identities
     # and folders of the system or of another service, line breaks that
     # Python's splitlines() cuts where systemd does not.

@@ -47,7 +47,6 @@ NOT_WATCHED = {
     "/opt/pydeploy/pip-audit": "the audit tool's virtualenv (its marker, the requirement installed, is watched)",
     "/var/lib/pydeploy-alert": "the notifier's open incidents and outbox (the alerts role's units write it)",
     "/var/lib/pydeploy-test-prepared": "the mark",
-    "/etc/systemd/system/ssh-stand-in.service": "the acme scenario's stand-in for sshd (its prepare, after the mark)",
     "/etc/systemd/system/osv-stand-in.service": "the release scenario's stand-in OSV API (its prepare, after the mark)",
     "/var/lib/osv-stand-in": "the stand-in OSV API's log of the queries it answered",
     "/var/lib/dbus/machine-id": "dbus's machine id, made when a package brings dbus",

@@ -175,36 +175,84 @@ def test_uwsgi_reads_the_rendered_settings(host):
 
 
 UWSGI_CLIENT = """
-import socket, struct, sys
+import json, socket, struct, sys
+# A request in uWSGI's own protocol (as Nginx's uwsgi_pass writes one) to a
+# TCP port or a unix socket, with more variables from argv[2] (JSON).
 env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "QUERY_STRING": "", "SERVER_NAME": "localhost",
        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1"}
+env.update(json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
 body = b"".join(struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode() for k, v in env.items())
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as sock:
+where = sys.argv[1]
+if where.isdigit():
+    sock = socket.create_connection(("127.0.0.1", int(where)), timeout=10)
+else:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(10)
+    sock.connect(where)
+with sock:
     sock.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
     answer = b""
-    while chunk := sock.recv(4096):
-        answer += chunk
-print(answer.decode())
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except ConnectionResetError:
+        pass
+print(answer.decode(errors="replace"))
 """
+# Code a request names for uWSGI to load (a dynamic app), where the
+# service can read it: its answer would say it ran.
+DYNAMIC_APP = "/usr/local/share/pydeploy-test/dynamic_app.py"
+DYNAMIC_APP_CODE = (
+    "def application(environ, start_response):\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+    "    return [b'a dynamic app ran']\n"
+)
 
 
-def test_tcp_listener_answers_in_uwsgi_protocol_where_set(host):
+def write_dynamic_app(host):
+    host.run(f"mkdir -p {DYNAMIC_APP.rsplit('/', 1)[0]} && printf %s {shlex.quote(DYNAMIC_APP_CODE)} > {DYNAMIC_APP}")
+
+
+def uwsgi_request(host, where, **variables):
+    return host.check_output(f"python3 -c {shlex.quote(UWSGI_CLIENT)} {shlex.quote(str(where))} {shlex.quote(json.dumps(variables))}")
+
+
+def test_tcp_listener_speaks_http_to_the_allowed_alone_where_set(host):
     # uwsgi_tcp_port (an app host of a split stack has one): systemd holds
-    # the TCP socket beside the unix one, and uWSGI answers on it in its own
-    # protocol (a request packet written here, as Nginx's uwsgi_pass sends).
+    # the TCP socket beside the unix one, lets this host and uwsgi_tcp_allow
+    # alone connect, and uWSGI answers on it in HTTP/1.1, not in its own
+    # protocol (whose request variables set the server's environment).
     port = int(host.ansible.get_variables().get("uwsgi_tcp_port", 0))
     socket_unit = host.file(f"/etc/systemd/system/{APP}.socket").content_string
     listens = host.check_output("cat /proc/net/tcp /proc/net/tcp6")
     if port:
         assert f"ListenStream=127.0.0.1:{port}" in socket_unit
-        assert re.search(rf"^socket = 127\.0\.0\.1:{port}$", host.file(CONF).content_string, re.M)
-        answer = host.check_output(f"python3 -c {shlex.quote(UWSGI_CLIENT)} {port}")
-        assert answer.startswith("HTTP/1.1 200"), answer
-        assert '"status":"healthy"' in answer.replace(" ", ""), answer
+        assert re.search(r"^IPAddressDeny=any$", socket_unit, re.M) and re.search(r"^IPAddressAllow=localhost$", socket_unit, re.M), socket_unit
+        assert re.search(rf"^http11-socket = 127\.0\.0\.1:{port}$", host.file(CONF).content_string, re.M)
+        assert host.check_output(f"curl -s --max-time 10 http://127.0.0.1:{port}/health").replace(" ", "") == '{"status":"healthy"}'
+        # A request in uWSGI's protocol is no HTTP: refused, nothing loaded.
+        write_dynamic_app(host)
+        answer = uwsgi_request(host, port, UWSGI_FILE=DYNAMIC_APP, SCRIPT_NAME="/elsewhere")
+        assert not answer.startswith("HTTP/1.1 200") and "a dynamic app ran" not in answer, answer
     else:
         # Off by default: the unix socket only.
-        assert "ListenStream=127.0.0.1" not in socket_unit
+        assert "ListenStream=127.0.0.1" not in socket_unit and "IPAddressDeny" not in socket_unit
     assert (f":{port:04X} 00000000:0000 0A" in listens) == bool(port)
+
+
+def test_a_request_that_names_code_to_load_is_refused_on_the_front_end_s_socket(host):
+    # uWSGI loads a "dynamic app" a request names (UWSGI_FILE, UWSGI_MODULE
+    # with UWSGI_CALLABLE, UWSGI_SCRIPT) beside the one configured; the
+    # configuration refuses such a request with 403 before anything loads,
+    # even on the local socket the front end speaks uWSGI's protocol on.
+    sock = host.check_output(f"systemctl show -p Listen --value {APP}.socket").split()[0]
+    write_dynamic_app(host)
+    assert uwsgi_request(host, sock).startswith("HTTP/1.1 200")
+    for variables in ({"UWSGI_FILE": DYNAMIC_APP}, {"UWSGI_SCRIPT": "dynamic_app:application"},
+                      {"UWSGI_MODULE": "dynamic_app", "UWSGI_CALLABLE": "application", "UWSGI_PYHOME": "/usr"}):
+        answer = uwsgi_request(host, sock, SCRIPT_NAME="/elsewhere", **variables)
+        assert answer.startswith("HTTP/1.1 403") and "a dynamic app ran" not in answer, (variables, answer)
+    host.run(f"rm -r {DYNAMIC_APP.rsplit('/', 1)[0]}")
 
 
 def test_nginx_passes_requests_in_uwsgi_protocol_with_the_client_seen(host):
