@@ -145,23 +145,26 @@ def test_app_port_is_on_the_private_network_only(host, app_hosts):
 
 def test_app_port_takes_the_balancers_alone(host, app_hosts):
     # Every app host's socket lets the balancer and the host itself alone
-    # connect (the kernel enforces it where systemd has cgroup v2, which
-    # these containers lack); on pydeploy-app1 the firewall
-    # (pydeploy_firewall) says the same: another host of the private
-    # network, no balancer, does not get through, the balancer does.
+    # connect (the kernel's cgroup socket filter); pydeploy-app1's firewall
+    # (pydeploy_firewall) says the same in nftables. Another host of the
+    # private network, no balancer, gets no answer; the balancer does.
     for name, one in app_hosts.items():
         unit = one.file(f"/etc/systemd/system/{APP}.socket").content_string
         assert re.search(r"^IPAddressDeny=any$", unit, re.M), (name, unit)
-        assert re.search(rf"^IPAddressAllow=localhost {re.escape(LB_ADDRESS)}$", unit, re.M), (name, unit)
-    guarded = APP_HOSTS["pydeploy-app1"]
+        own = re.escape(APP_HOSTS[name])
+        assert re.search(rf"^IPAddressAllow=localhost {own} {re.escape(LB_ADDRESS)}$", unit, re.M), (name, unit)
     neighbour = app_hosts["pydeploy-app2"]
-    dropped = neighbour.run(f"curl -s -o /dev/null --max-time 5 -H 'Host: localhost' http://{guarded}:{PORT}/health")
-    assert dropped.rc == 28, (dropped.rc, dropped.stdout, "expected: no answer (the firewall drops it)")
-    # The neighbour itself, without a firewall, still answers its neighbours here.
-    open_one = app_hosts["pydeploy-app3"].run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS['pydeploy-app2']}:{PORT}/health")
-    assert open_one.stdout == "200", open_one
-    ok = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{guarded}:{PORT}/health")
-    assert ok.stdout == "200", (ok.stdout, ok.stderr)
+    for name in ("pydeploy-app1", "pydeploy-app3"):
+        dropped = neighbour.run(f"curl -s -o /dev/null --max-time 5 -H 'Host: localhost' http://{APP_HOSTS[name]}:{PORT}/health")
+        assert dropped.rc == 28, (name, dropped.rc, dropped.stdout, "expected: no answer (dropped)")
+        ok = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS[name]}:{PORT}/health")
+        assert ok.stdout == "200", (name, ok.stdout, ok.stderr)
+    # The host itself, on its own private address (its checks).
+    own = neighbour.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS['pydeploy-app2']}:{PORT}/health")
+    assert own.stdout == "200", own
+    # The firewall's rule: the app port from the balancer alone.
+    rules = app_hosts["pydeploy-app1"].check_output("nft list table inet pydeploy")
+    assert re.search(rf"tcp dport {PORT} ip saddr (\{{ )?{re.escape(LB_ADDRESS)}( \}})? accept", rules), rules
 
 
 def test_balancer_leaves_a_stopped_app_host_out(host, app_hosts, ca_file, capsys):

@@ -227,7 +227,7 @@ def test_tcp_listener_speaks_http_to_the_allowed_alone_where_set(host):
     listens = host.check_output("cat /proc/net/tcp /proc/net/tcp6")
     if port:
         assert f"ListenStream=127.0.0.1:{port}" in socket_unit
-        assert re.search(r"^IPAddressDeny=any$", socket_unit, re.M) and re.search(r"^IPAddressAllow=localhost$", socket_unit, re.M), socket_unit
+        assert re.search(r"^IPAddressDeny=any$", socket_unit, re.M) and re.search(r"^IPAddressAllow=localhost 127\.0\.0\.1$", socket_unit, re.M), socket_unit
         assert re.search(rf"^http11-socket = 127\.0\.0\.1:{port}$", host.file(CONF).content_string, re.M)
         assert host.check_output(f"curl -s --max-time 10 http://127.0.0.1:{port}/health").replace(" ", "") == '{"status":"healthy"}'
         # A request in uWSGI's protocol is no HTTP: refused, nothing loaded.
