@@ -238,8 +238,6 @@ BAD_INPUT = [
     ('{"gunicorn_tcp_allow": ["10.0.0.5 ::/0"]}', "gunicorn_tcp_allow must be addresses or networks"),
     ('{"gunicorn_tcp_allow": ["0.0.0.0/0"]}', "gunicorn_tcp_allow must be addresses or networks"),
     ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_allow": ["10.0.0.5\\nIPAddressAllow=any"]}', "uwsgi_tcp_allow must be addresses or networks"),
-    ('{"pydeploy_app_server": "uwsgi", "uwsgi_tcp_protocol": "fastcgi"}', "uwsgi_tcp_protocol"),
-    ('{"pydeploy_split_protocol": "uwsgi"}', "pydeploy_split_protocol must be http (what Gunicorn speaks"),
     ('{"pydeploy_app_server": "uwsgi", "pydeploy_split_protocol": "uwsgi;"}', "pydeploy_split_protocol must be http or uwsgi"),
     # Untrusted code (issue 25): a rollback target that is a path, identities
     # and folders of the system or of another service, line breaks that
@@ -306,6 +304,9 @@ BAD_SPLIT_INPUT = [
     # Every address, the public ones included: the app port open to the world.
     ("pydeploy_private_address=0.0.0.0", "pydeploy_private_address must be one address of the host on its private network, not 0.0.0.0"),
     ('{"pydeploy_private_address": "::"}', "pydeploy_private_address must be one address of the host on its private network"),
+    # uWSGI's own protocol beyond the host only where the operator says so.
+    ("pydeploy_app_server=uwsgi", "say so with pydeploy_split_protocol: uwsgi (got pydeploy_split_protocol \"http\")"),
+    ("pydeploy_split_protocol=uwsgi", "Gunicorn speaks http to the balancers on the app hosts' port (got pydeploy_split_protocol \"uwsgi\")"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
 VALID_PAIRS = "Valid pairs: nginx + gunicorn, apache + gunicorn, apache + mod_wsgi, nginx + uwsgi."

@@ -64,7 +64,6 @@ PLAY = """
           monitored: "{{{{ alerts_health.endpoint | default('') }}}}"
           renewal_reloads: "{{{{ tls_front_end.unit | default('') }}}}"
           port_allows: "{{{{ gunicorn_tcp_allow if __pydeploy_app_server == 'gunicorn' else uwsgi_tcp_allow }}}}"
-          port_speaks: "{{{{ uwsgi_tcp_protocol if __pydeploy_app_server == 'uwsgi' else 'http' }}}}"
           balancer_speaks: "{{{{ nginx_upstream_protocol }}}}"
 """
 
@@ -113,20 +112,14 @@ def test_the_host_between_runs_watches_and_opens_what_each_host_serves(tmp_path)
     assert (found["lb1"]["renewal_reloads"], found["app1"]["renewal_reloads"]) == ("nginx.service", "")
 
 
-@pytest.mark.parametrize("server, split_protocol, speaks", [
-    ("gunicorn", None, "http"),
-    ("uwsgi", None, "http"),
-    ("uwsgi", "uwsgi", "uwsgi"),
-])
-def test_the_app_port_takes_the_balancers_alone_and_speaks_http_unless_told(tmp_path, server, split_protocol, speaks):
-    """The app hosts' port lets the balancers alone connect; uWSGI speaks
-    HTTP there (its own protocol sets the server's environment) unless the
-    operator says so, and the balancers speak what the port speaks."""
-    shared = {"pydeploy_app_server": server} | ({"pydeploy_split_protocol": split_protocol} if split_protocol else {})
+@pytest.mark.parametrize("server, speaks", [("gunicorn", "http"), ("uwsgi", "uwsgi")])
+def test_the_app_port_takes_the_balancers_alone(tmp_path, server, speaks):
+    """The app hosts' port lets the balancers alone connect (each of them,
+    IPv4 and IPv6), and the balancers speak the app server's protocol."""
+    shared = {"pydeploy_app_server": server, "pydeploy_split_protocol": speaks}
     addresses = {"lb1": "10.0.0.10", "lb2": "fd00::11", "app1": "10.0.0.21"}
     found = wired(tmp_path, addresses, **{name: shared for name in addresses})
     assert found["app1"]["port_allows"] == ["10.0.0.10", "fd00::11"]
-    assert found["app1"]["port_speaks"] == speaks
     assert found["lb1"]["balancer_speaks"] == found["lb2"]["balancer_speaks"] == speaks
 
 
