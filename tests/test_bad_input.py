@@ -305,7 +305,7 @@ BAD_SPLIT_INPUT = [
     ("pydeploy_private_address=0.0.0.0", "pydeploy_private_address must be one address of the host on its private network, not 0.0.0.0"),
     ('{"pydeploy_private_address": "::"}', "pydeploy_private_address must be one address of the host on its private network"),
     # uWSGI's own protocol beyond the host only where the operator says so.
-    ("pydeploy_app_server=uwsgi", "say so with pydeploy_split_protocol: uwsgi (got pydeploy_split_protocol \"http\")"),
+    ("pydeploy_app_server=uwsgi", "whoever speaks uWSGI's protocol sets the server's environment with its request variables (the port takes the balancers alone); say so with pydeploy_split_protocol: uwsgi (got pydeploy_split_protocol \"http\")"),
     ("pydeploy_split_protocol=uwsgi", "Gunicorn speaks http to the balancers on the app hosts' port (got pydeploy_split_protocol \"uwsgi\")"),
 ]
 # The stacks this collection deploys, as the refusal of another lists them.
