@@ -160,8 +160,8 @@ def test_app_port_takes_the_balancers_alone(host, app_hosts):
         ok = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS[name]}:{PORT}/health")
         assert ok.stdout == "200", (name, ok.stdout, ok.stderr)
     # The host itself, on its own private address (its checks).
-    own = neighbour.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS['pydeploy-app2']}:{PORT}/health")
-    assert own.stdout == "200", own
+    itself = neighbour.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: localhost' http://{APP_HOSTS['pydeploy-app2']}:{PORT}/health")
+    assert itself.stdout == "200", itself
     # The firewall's rule: the app port from the balancer alone.
     rules = app_hosts["pydeploy-app1"].check_output("nft list table inet pydeploy")
     assert re.search(rf"tcp dport {PORT} ip saddr (\{{ )?{re.escape(LB_ADDRESS)}( \}})? accept", rules), rules
