@@ -14,3 +14,13 @@ def load(relative, name):
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
     loader.exec_module(module)
     return module
+
+
+def load_with_folders(relative, name, monkeypatch, **folders):
+    """The script as load() gives it, each of its folder constants (NAME:
+    path) pointed at a folder of the test's, made here."""
+    module = load(relative, name)
+    for constant, path in folders.items():
+        pathlib.Path(path).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setattr(module, constant, str(path))
+    return module

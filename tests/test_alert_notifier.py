@@ -60,11 +60,8 @@ def hooks():
 
 @pytest.fixture
 def alert(tmp_path, monkeypatch):
-    module = host_scripts.load("roles/alerts/files/usr/local/lib/pydeploy/alert", "pydeploy_alert")
-    (tmp_path / "etc").mkdir()
-    monkeypatch.setattr(module, "CONFIG_DIR", str(tmp_path / "etc"))
-    monkeypatch.setattr(module, "STATE_DIR", str(tmp_path / "state"))
-    (tmp_path / "state").mkdir()
+    module = host_scripts.load_with_folders("roles/alerts/files/usr/local/lib/pydeploy/alert", "pydeploy_alert", monkeypatch,
+                                            CONFIG_DIR=tmp_path / "etc", STATE_DIR=tmp_path / "state")
     monkeypatch.setattr(module, "REBOOT_FLAG", str(tmp_path / "no-reboot-required"))
     module.units = {}
     monkeypatch.setattr(module, "unit_state", lambda unit: module.units.get(unit, {"ActiveState": "active"}))

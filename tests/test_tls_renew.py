@@ -48,9 +48,8 @@ def serial(path):
 
 @pytest.fixture
 def renew(tmp_path, monkeypatch):
-    module = host_scripts.load("roles/tls/files/usr/local/lib/pydeploy/tls-renew", "pydeploy_tls_renew")
-    (tmp_path / "conf").mkdir()
-    monkeypatch.setattr(module, "CONFIG_DIR", str(tmp_path / "conf"))
+    module = host_scripts.load_with_folders("roles/tls/files/usr/local/lib/pydeploy/tls-renew", "pydeploy_tls_renew", monkeypatch,
+                                            CONFIG_DIR=tmp_path / "conf")
     monkeypatch.setattr(module, "CERTBOT_LIVE", str(tmp_path / "live"))
     make_ca(tmp_path)
     make_csr(tmp_path)
