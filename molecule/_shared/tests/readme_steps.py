@@ -15,7 +15,20 @@ What differs from a real user's run, because the test hosts are containers
 without SSH or public DNS: the hosts are reached over Docker
 (ansible_connection), the vault password comes from a file instead of the
 prompt, and the TLS settings the scenario gives (its own ACME CA, or none)
-are added under a comment saying so."""
+are added under a comment saying so.
+
+on_mitogen: the run goes on the test bed's Mitogen strategy (its settings
+kept from the environment, the connection named `docker` so that Mitogen
+takes it over) instead of Ansible's own. What the steps test (the README's
+commands, the example inventory, the vault) is the same; the cluster's
+three hosts cost about a third of the CPU that way. The one-server example
+(molecule/acme) stays a newcomer's plain run, as the multiapp scenario's
+converge keeps the plain strategy tested on a fresh host."""
+
+# The test bed's settings that put a run on Mitogen (scripts/lib.sh,
+# mitogen_strategy_env); the collections' path is the copy's own.
+MITOGEN_SETTINGS = ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS", "PYDEPLOY_MITOGEN_CACHE", "ANSIBLE_PYTHON_INTERPRETER",
+                    "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH")
 
 import os
 import pathlib
@@ -38,18 +51,27 @@ def readme_command(pattern):
     return commands.pop().strip()
 
 
-def follow(base, example, hosts, addresses, settings, server_names, test_bed_settings):
+def follow(base, example, hosts, addresses, settings, server_names, test_bed_settings, on_mitogen=False):
     """Follows the steps for inventories/<example> in a copy of the checkout
     under base. hosts: {the example's host name: the container's};
     addresses: {the example's pydeploy_private_address: the container's};
     settings:
     the group_vars folder of the example's vars.yml and vault.yml (web,
-    all); test_bed_settings: YAML lines added to vars.yml. Returns a dict:
-    each step's (exit code, output), the vault file's text and the secret."""
+    all); test_bed_settings: YAML lines added to vars.yml; on_mitogen: the
+    run on the test bed's Mitogen strategy (above). Returns a dict: each
+    step's (exit code, output), the vault file's text and the secret."""
     checkout = base / "checkout"
     shutil.copytree(ROOT, checkout, symlinks=True,
                     ignore=shutil.ignore_patterns(".git", ".venv", ".cache", "molecule", "bench", "__pycache__", "mysite"))
     env = {name: value for name, value in os.environ.items() if not name.startswith(("ANSIBLE_", "MOLECULE_"))}
+    connection = "community.docker.docker"
+    if on_mitogen:
+        assert os.environ.get("ANSIBLE_STRATEGY", "").startswith("mitogen_"), "on_mitogen: the test bed runs this verify on Mitogen"
+        env |= {name: os.environ[name] for name in MITOGEN_SETTINGS if name in os.environ}
+        # The copy's collection first, then the others the test bed's runs use.
+        used = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":") if path and not path.startswith(str(ROOT))]
+        env["ANSIBLE_COLLECTIONS_PATH"] = ":".join([str(checkout / "collections"), *used])
+        connection = "docker"
     secret = secrets.token_urlsafe(48)
     # What the user types into the editor ansible-vault opens.
     editor = base / "editor"
@@ -77,7 +99,7 @@ def follow(base, example, hosts, addresses, settings, server_names, test_bed_set
     text = (site / "hosts.yml").read_text().replace("ansible_user: deploy", "ansible_user: root")
     for name, container in hosts.items():
         assert f"{name}:" in text, name
-        text = re.sub(rf"(?m)^(\s*){re.escape(name)}:$", rf"\1{container}:\n\1  ansible_connection: community.docker.docker", text)
+        text = re.sub(rf"(?m)^(\s*){re.escape(name)}:$", rf"\1{container}:\n\1  ansible_connection: {connection}", text)
     for address, ours in addresses.items():
         assert f"pydeploy_private_address: {address}\n" in text, address
         text = text.replace(f"pydeploy_private_address: {address}\n", f"pydeploy_private_address: {ours}\n")

@@ -397,13 +397,15 @@ def newcomer(tmp_path_factory):
     newcomer would (../../_shared/tests/readme_steps.py), with
     inventories/production on the balancer and two of the app hosts. No
     ACME CA here: the certificate is self-signed (the example asks Let's
-    Encrypt). After the rolling deploys, which expect the scenario's hosts."""
+    Encrypt). After the rolling deploys, which expect the scenario's hosts.
+    On the test bed's Mitogen strategy (readme_steps: on_mitogen)."""
     return readme_steps.follow(
         tmp_path_factory.mktemp("newcomer"), "production",
         {"lb1.example.com": "pydeploy-lb", "app1.example.com": "pydeploy-app1", "app2.example.com": "pydeploy-app2"},
         {"10.0.0.10": "10.231.37.10", "10.0.0.21": APP_HOSTS["pydeploy-app1"], "10.0.0.22": APP_HOSTS["pydeploy-app2"]},
         "all", "[localhost, www.localhost]",
         ["tls_mode: selfsigned", "python_ca_certificates: [/etc/ssl/certs/ca-certificates.crt]"],
+        on_mitogen=True,
     )
 
 
