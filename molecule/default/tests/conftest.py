@@ -17,6 +17,13 @@ import testinfra
 APP = "hello"
 EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "flask_app"
 
+# Each command a test runs on a host through one long-lived `docker exec` a
+# host instead of one each (../../_shared/tests/docker_session.py).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "_shared" / "tests"))
+import docker_session  # noqa: E402
+
+docker_session.install()
+
 
 class Http:
     """curl run inside the host: requests go through Nginx as a browser's would."""
