@@ -97,3 +97,21 @@ def test_a_scan_is_mitogens_kept_and_made_again_when_a_file_it_found_changes(cac
     os.utime(utils, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
     cached.scan("ansible_module_mod", str(module), (str(utils),))
     assert len(scans) == 6
+
+
+def test_a_forked_worker_leaves_what_it_inherited_out_of_its_collections(cached):
+    # Each task's worker is a fork of the strategy's process: there, what it
+    # inherited is frozen (gc.freeze), in the parent nothing stays frozen.
+    import gc  # noqa: PLC0415
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, str(gc.get_freeze_count()).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    frozen_in_child = int(os.read(read, 64))
+    os.close(read)
+    assert frozen_in_child > 10000, frozen_in_child
+    assert gc.get_freeze_count() == 0
