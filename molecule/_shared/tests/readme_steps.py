@@ -69,7 +69,7 @@ def follow(base, example, hosts, addresses, settings, server_names, test_bed_set
         assert os.environ.get("ANSIBLE_STRATEGY", "").startswith("mitogen_"), "on_mitogen: the test bed runs this verify on Mitogen"
         env |= {name: os.environ[name] for name in MITOGEN_SETTINGS if name in os.environ}
         # The copy's collection first, then the others the test bed's runs use.
-        used = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":") if path and not path.startswith(str(ROOT))]
+        used = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":") if path and path != str(ROOT / "collections")]
         env["ANSIBLE_COLLECTIONS_PATH"] = ":".join([str(checkout / "collections"), *used])
         connection = "docker"
     secret = secrets.token_urlsafe(48)
