@@ -3,6 +3,7 @@ Mitogen's minified sources and module scans kept on disk across runs give
 the answers Mitogen gives, and a scan is made again when a file it found
 changes."""
 
+import gc
 import importlib.util
 import inspect
 import os
@@ -102,8 +103,6 @@ def test_a_scan_is_mitogens_kept_and_made_again_when_a_file_it_found_changes(cac
 def test_a_forked_worker_leaves_what_it_inherited_out_of_its_collections(cached):
     # Each task's worker is a fork of the strategy's process: there, what it
     # inherited is frozen (gc.freeze), in the parent nothing stays frozen.
-    import gc  # noqa: PLC0415
-
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:

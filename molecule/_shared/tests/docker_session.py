@@ -4,8 +4,8 @@ testinfra's docker backend starts a `docker exec <name> /bin/sh -c <command>`
 for every command a test runs on a host (host.run, host.file, the Http
 helper's curl): a Docker CLI, a call through dockerd, containerd, a shim and
 runc each time, about 55 ms of CPU (100 execs: 5.6 CPU seconds, measured on
-this machine) and more of waiting on a busy one. A scenario's tests run a few
-thousand such commands.
+this machine) and more of waiting on a busy one: 2,469 of them in a CI
+run of every scenario (CI62).
 
 Here each command goes to a small Python agent on the container, started
 once with `docker exec -i` and kept, which runs `/bin/sh -c <command>` as
@@ -73,6 +73,7 @@ class Session:
     """One agent on one container, as one user."""
 
     def __init__(self, name, user):
+        self.name = name
         user_args = ["-u", user] if user else []
         self.process = subprocess.Popen(
             ["docker", "exec", "-i", *user_args, name, "python3", "-c", AGENT],
@@ -97,7 +98,7 @@ class Session:
             err = self._read(struct.unpack(">I", self._read(4))[0])
         except (OSError, SessionBroken) as error:
             self.close()
-            raise SessionBroken(f"the command's session on the container broke ({error})") from None
+            raise SessionBroken(f"the command's session on container {self.name} broke ({error})") from None
         return code, out, err
 
     def close(self):
