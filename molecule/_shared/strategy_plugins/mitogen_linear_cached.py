@@ -123,9 +123,8 @@ def scan(module_name, module_path, search_path):
 
 mitogen.minify.minimize_source = minimize_source
 ansible_mitogen.module_finder.scan = scan
-if not getattr(gc, "_pydeploy_frozen_at_fork", False):
-    os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
-    gc._pydeploy_frozen_at_fork = True
+# (3) above; freezing and thawing twice, were the plugin loaded twice, is the same.
+os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
