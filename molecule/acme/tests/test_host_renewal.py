@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 
-from conftest import RequestStream, name_of
+from conftest import RequestStream, name_of, retried
 from test_acme import Web
 from test_alerts import by_channel, monitor, notices, wait_for_notices
 
@@ -73,7 +73,7 @@ def test_a_due_certificate_is_replaced_on_the_host_while_requests_go_on(host, ca
     answers = stream.answers()
     failed = [line for line in answers if not line.endswith(" 200")]
     with capsys.disabled():
-        print(f"\n  renewal on {name_of(host)}: {len(answers)} requests, {len(failed)} failed")
+        print(f"\n  renewal on {name_of(host)}: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY")
     assert answers and failed == [], failed
     after = serials(web)
     assert after[0] != before[0] and after[1] == after[0]

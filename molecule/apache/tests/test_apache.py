@@ -13,7 +13,7 @@ import json
 import re
 
 import pytest
-from conftest import APP, changed_count, changed_tasks, hosts_named, make_version, name_of, report_stream, run_playbook, run_watched
+from conftest import APP, changed_count, changed_tasks, hosts_named, make_version, name_of, report_stream, retried, run_playbook, run_watched
 
 HOSTS = ("pydeploy-apache-wsgi", "pydeploy-apache-gunicorn")
 
@@ -139,7 +139,7 @@ def test_a_snippet_configtest_refuses_is_put_back_while_both_sites_serve(capsys)
         assert after == before and "X-Snippet-Probe" not in after, name
         failed = [answer for answer in answers if not answer.endswith(" 200")]
         with capsys.disabled():
-            print(f"\n  a snippet configtest refuses, on {name}: {len(answers)} requests, {len(failed)} failed")
+            print(f"\n  a snippet configtest refuses, on {name}: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY")
         assert answers and not failed, (name, failed[:5])
     for host in all_hosts().values():
         assert host.run("apachectl configtest").rc == 0

@@ -175,13 +175,18 @@ def run_watched(names, state, playbook, *args, stream=True):
     return rc, out, {name: (streams[name].answers() if stream else [], before[name], after[name]) for name in names}
 
 
+def retried(answers):
+    """How many requests of a RequestStream were sent again after a GOAWAY."""
+    return sum(line.startswith("RETRIED ") for line in answers)
+
+
 def report_stream(capsys, what, answers, expected):
     """Prints a request stream's count; returns (the answers that failed or
     came from no expected version, the expected versions seen, in order)."""
     failed = [line for line in answers if not line.endswith(" 200") or not any(f'"version":"{v}"' in line for v in expected)]
     seen = [v for v in expected if any(f'"version":"{v}"' in line for line in answers)]
     with capsys.disabled():
-        print(f"\n  {what}: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  {what}: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     return failed, seen
 
 
@@ -205,6 +210,14 @@ class RequestStream:
     saying so, which report_stream counts as a failed answer: what a test counts
     depends on the stream lasting as long as the run it watches, however
     slow the machine.
+
+    The requests are HTTP/2, as a browser's. A reload ends the old workers'
+    connections that carry no request yet with a GOAWAY naming no stream
+    processed (last_stream=0): a request sent on one at that moment was
+    refused unprocessed, which RFC 9113 (6.8) lets a client send again and
+    browsers do; curl does not. Such a request is sent once more on a new
+    connection, as a browser would, and its line begins with RETRIED (counted
+    by report_stream); any other failure, or a second one, stays a failure.
     """
 
     def __init__(self, host, url="https://localhost/whoami", limit=9000, seconds=900, curl_args=()):
@@ -217,9 +230,11 @@ class RequestStream:
     def __enter__(self):
         self.host.check_output(
             "rm -f /tmp/stream.log /tmp/stream.stop; systemd-run --unit=request-stream --collect /bin/sh -c "
-            f"'i=0; end=$(($(date +%s) + {self.seconds})); "
+            f"'req() {{ curl -vsk --max-time 10 -w \" %{{http_code}}\" {self.curl_args} {self.url} 2>/tmp/stream.err | tr -d \"\\r\\n\"; }}; "
+            f"i=0; end=$(($(date +%s) + {self.seconds})); "
             f"while [ $i -lt {self.limit} ] && [ $(date +%s) -lt $end ] && [ ! -e /tmp/stream.stop ]; do "
-            f"answer=$(curl -sk --max-time 10 -w \" %{{http_code}}\" {self.curl_args} {self.url} | tr -d \"\\r\\n\"); "
+            "answer=$(req); case \"$answer\" in *\" 000\") grep -q \"GOAWAY, error=0, last_stream=0\" /tmp/stream.err "
+            "&& answer=\"RETRIED $(req)\";; esac; "
             "echo \"$answer\" >> /tmp/stream.log; i=$((i+1)); sleep 0.1; done; "
             f"[ -e /tmp/stream.stop ] || echo \"the stream reached its bound ({self.limit} requests, {self.seconds} s) before the run ended\" >> /tmp/stream.log'"
         )

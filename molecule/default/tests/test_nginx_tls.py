@@ -5,7 +5,7 @@ limits and upstream keepalive. What every front end does is checked in
 import json
 import re
 
-from conftest import RequestStream, changed_count, run_playbook
+from conftest import RequestStream, changed_count, retried, run_playbook
 
 CA = "/etc/ssl/pydeploy/pydeploy-ca.crt"
 
@@ -88,7 +88,7 @@ def test_the_timer_renews_the_self_signed_certificate_on_the_host(host, capsys):
     answers = stream.answers()
     failed = [line for line in answers if not line.endswith(" 200")]
     with capsys.disabled():
-        print(f"\n  self-signed renewal on the host: {len(answers)} requests, {len(failed)} failed")
+        print(f"\n  self-signed renewal on the host: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY")
     assert answers and failed == []
     after = host.check_output(f"openssl x509 -in {cert} -noout -serial")
     served = host.check_output("echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null | openssl x509 -noout -serial")
@@ -114,14 +114,6 @@ def test_app_json_is_compressed_too(http):
     # gzip_min_length is 256 bytes: the page is bigger than that.
     _, headers, _ = http.get("https://localhost/", "--compressed")
     assert headers["content-encoding"] == "gzip"
-
-
-def burst(host, url, count=40):
-    """`count` requests at once from inside the host; their status codes."""
-    out = host.check_output(
-        f"seq {count} | xargs -P {count} -I{{}} curl -sk --max-time 10 -o /dev/null -w '%{{http_code}}\\n' {url}"
-    )
-    return out.split()
 
 
 def test_burst_beyond_the_rate_limit_gets_429(host, capsys):

@@ -34,7 +34,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import APP, changed_count, name_of, run_playbook, run_watched, served_fingerprint
+from conftest import APP, changed_count, name_of, retried, run_playbook, run_watched, served_fingerprint
 
 CONF = f"/etc/{APP}/gunicorn.conf.py"
 SITE = f"/etc/nginx/sites-available/{APP}.conf"
@@ -152,7 +152,7 @@ def test_a_snippet_nginx_refuses_is_put_back_while_the_site_serves(host, http, c
     assert after == before and "X-Snippet-Probe" not in after
     failed = [answer for answer in answers if not answer.endswith(" 200")]
     with capsys.disabled():
-        print(f"\n  a snippet nginx -t refuses: {len(answers)} requests, {len(failed)} failed")
+        print(f"\n  a snippet nginx -t refuses: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY")
     assert answers and not failed, failed[:5]
     assert "x-snippet-probe" not in http.get("https://localhost/")[1]
     no_leftovers(host)

@@ -10,7 +10,7 @@ import shlex
 import uuid
 
 import pytest
-from conftest import RequestStream, run_playbook, sslyze
+from conftest import RequestStream, retried, run_playbook, sslyze
 
 APPS = {"hello": "sync", "chat": "gevent"}
 # Where each app is served (nginx_app_location).
@@ -52,7 +52,7 @@ def hello_under_stream(host, capsys, label, *extra_vars):
     answers = stream.answers()
     failed = [line for line in answers if not line.endswith(" 200")]
     with capsys.disabled():
-        print(f"\n  {label}: {len(answers)} requests, {len(failed)} failed")
+        print(f"\n  {label}: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY")
     assert len(answers) >= 20
     assert failed == []
     return out

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import APP, EXAMPLE, RequestStream, changed_count, make_version, run_playbook
+from conftest import APP, EXAMPLE, RequestStream, changed_count, make_version, retried, run_playbook
 
 SECRET = "release-scenario-secret-3f9a1c77d2e04b6b9d0e5a8c1f2b3c4d"
 DB_PASSWORD = "db-password-9c2e7b1d5f"
@@ -89,7 +89,7 @@ def test_v2_deploys_and_serves_without_a_failed_request(http, host, versions, ca
     failed = [line for line in answers if not line.endswith(" 200")]
     versions_seen = [v for v in ("1.0.0", "2.0.0") if any(f'"version":"{v}"' in line for line in answers)]
     with capsys.disabled():
-        print(f"\n  switch v1 -> v2: {len(answers)} requests, {len(failed)} failed, versions seen: {versions_seen}")
+        print(f"\n  switch v1 -> v2: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {versions_seen}")
     # Requests went on through the trial, the switch and the restart.
     assert len(answers) >= 20
     assert failed == []
@@ -140,7 +140,7 @@ def test_broken_v3_is_refused_while_v2_keeps_serving(http, host, versions, capsy
     answers = stream.answers()
     bad = [line for line in answers if not line.endswith(" 200") or '"version":"2.0.0"' not in line]
     with capsys.disabled():
-        print(f"\n  broken v3 refused: {len(answers)} requests, {len(bad)} failed or not v2")
+        print(f"\n  broken v3 refused: {len(answers)} requests, {len(bad)} failed, {retried(answers)} sent again after a GOAWAY or not v2")
     assert len(answers) >= 20
     assert bad == []
 
@@ -255,7 +255,7 @@ def test_a_failing_build_hook_fails_the_build_while_the_site_serves(http, host, 
     hooks = {"app_hooks": {"build": ["echo assets built", "echo the bundler broke >&2; exit 3", "touch never-run"]}}
     rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
     with capsys.disabled():
-        print(f"\n  failing build hook: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  failing build hook: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     assert rc != 0
     assert "could not be built (Run the build hooks as the app user)" in out, out[-3000:]
     assert "the bundler broke" in out and "app_hooks.build[1] failed with exit status 3" in out, out[-3000:]
@@ -284,7 +284,7 @@ def test_a_release_with_a_known_vulnerability_is_refused_when_asked(http, host, 
     before, served = current_release(host), served_version(http)
     rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", "app_audit=refuse")
     with capsys.disabled():
-        print(f"\n  refused by its audit: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  refused by its audit: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     assert rc != 0
     assert "could not be built (Refuse a release with known vulnerabilities (app_audit refuse))" in out, out[-3000:]
     assert "app_audit is refuse: Release v6.0.0-" in out, out[-3000:]
@@ -310,7 +310,7 @@ def test_a_failing_before_switch_hook_switches_nothing(http, host, versions, cap
     hooks = {"app_hooks": {"before_switch": ["exit 4"], "after_switch": ["touch data/after-ran"]}}
     rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
     with capsys.disabled():
-        print(f"\n  failing before_switch hook: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  failing before_switch hook: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     assert rc != 0
     assert "The before_switch hooks (app_hooks.before_switch) failed in release v6.0.0-" in out, out[-3000:]
     assert "; nothing was switched. Their last log lines:" in out and "app_hooks.before_switch[0] failed with exit status 4" in out
@@ -324,7 +324,7 @@ def test_a_failing_after_switch_hook_is_reported_and_the_release_serves(http, ho
     hooks = {"app_hooks": {"after_switch": ["echo purging the CDN", "exit 5"]}}
     rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v6']}", "-e", json.dumps(hooks))
     with capsys.disabled():
-        print(f"\n  failing after_switch hook, reported: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  failing after_switch hook, reported: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     assert rc == 0, out[-3000:]
     assert "The after_switch hooks (app_hooks.after_switch) failed in release v6.0.0-" in out, out[-3000:]
     assert "keeps serving (app_hooks_after_switch_failure: report)" in out and "...ignoring" in out
@@ -338,7 +338,7 @@ def test_a_failing_after_switch_hook_rolls_back_when_asked(http, host, versions,
     hooks = {"app_hooks": {"after_switch": ["exit 6"]}, "app_hooks_after_switch_failure": "rollback"}
     rc, out, answers, failed, seen = streamed_deploy(host, "-e", f"app_src={versions['v7']}", "-e", json.dumps(hooks))
     with capsys.disabled():
-        print(f"\n  failing after_switch hook, rolled back: {len(answers)} requests, {len(failed)} failed, versions seen: {seen}")
+        print(f"\n  failing after_switch hook, rolled back: {len(answers)} requests, {len(failed)} failed, {retried(answers)} sent again after a GOAWAY, versions seen: {seen}")
     assert rc != 0
     assert "The after_switch hooks (app_hooks.after_switch) failed in release v7.0.0-" in out, out[-3000:]
     assert "the previous release is put back (app_hooks_after_switch_failure: rollback)" in out
