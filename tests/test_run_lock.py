@@ -4,10 +4,12 @@ a world-writable folder. Each case runs the real module, as Ansible would on
 a host, in a folder of root's in /run.
 """
 
+import importlib.util
 import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -138,3 +140,48 @@ def test_a_task_takes_over_the_lock_of_a_run_it_names_as_gone(lock_dir, tmp_path
                             cwd=ROOT, env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert json.loads(path.read_text())["id"] != gone["id"]
+
+
+def _action():
+    """The action plugin's module (who this run is, which holder is gone)."""
+    spec = importlib.util.spec_from_file_location("run_lock_action", ROOT / "plugins" / "action" / "run_lock.py")
+    action = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(action)
+    return action
+
+
+def _ended_pid():
+    """A process id that named a process of this namespace, now ended."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return ended.pid
+
+
+def test_a_gone_run_of_this_controller_is_known_gone_and_a_live_one_is_not():
+    action = _action()
+    here, mine = socket.gethostname(), action.controller_namespace()
+    assert mine and mine.count(":") == 1, mine
+    pid = _ended_pid()
+    ended = {**HOLDER, "id": f"{here}:{pid}:1", "controller": here, "namespace": mine, "pid": pid}
+    assert action.gone(ended)
+    live = {**HOLDER, "id": action._run_id(os.getpid()), "controller": here, "namespace": mine, "pid": os.getpid()}
+    assert not action.gone(live)
+    # This run's own record names its namespace.
+    assert action.this_run()["namespace"] == mine
+
+
+@pytest.mark.parametrize("pid", ["ended", "reused"])
+def test_a_run_of_another_pid_namespace_with_the_same_host_name_is_not_taken_for_gone(pid):
+    # A controller in a container with the host's network (or another
+    # machine of the same name): its process ids name other processes here,
+    # or none. Its live run was taken for gone, and its lock taken over
+    # while it deployed (two runs then built one release at once).
+    action = _action()
+    here = socket.gethostname()
+    number = _ended_pid() if pid == "ended" else os.getpid()
+    namespace = "6c1f0d52-3a8e-4f0b-9a51-2f0d4c7e9b11:4026532999"
+    other = {**HOLDER, "id": f"{here}:{number}:12345", "controller": here, "namespace": namespace, "pid": number}
+    assert not action.gone(other)
+    # A lock written before runs named their namespace: not known gone either.
+    old = {key: value for key, value in other.items() if key != "namespace"}
+    assert not action.gone(old)

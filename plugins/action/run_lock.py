@@ -11,6 +11,14 @@ another controller, is waited for until the timeout, then the task fails
 naming the holder. A task may name the holder itself (to act for another
 run) and the id of a gone holder to take over (a run of another controller
 known to be over).
+
+"This controller" is where the holder's process id names a process this
+action can look at: the same kernel boot and the same PID namespace
+(controller_namespace), not the same host name. Two controllers of one
+name (containers on one machine, a CI runner with the host's network, two
+laptops called "debian") see other processes under the same numbers: a
+live run of the other would look gone, and its lock be taken while it
+deploys. Without /proc (a macOS controller) no holder is known gone.
 """
 
 from __future__ import annotations
@@ -37,11 +45,23 @@ def _run_id(pid):
     return f"{socket.gethostname()}:{pid}:{_started(pid)}"
 
 
+def controller_namespace():
+    """The kernel boot and PID namespace whose process ids this controller's
+    runs are named by ("<boot id>:<namespace inode>"); None without /proc."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None
+
+
 def this_run():
     pid = os.getppid()
     return {
         "id": _run_id(pid),
         "controller": socket.gethostname(),
+        "namespace": controller_namespace(),
         "pid": pid,
         "user": getpass.getuser(),
         "since": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -49,8 +69,13 @@ def this_run():
 
 
 def gone(holder):
-    """A run of this controller that is no longer running."""
-    if holder.get("controller") != socket.gethostname() or not holder.get("pid"):
+    """A run of this controller that is no longer running: its process id
+    looked up where it was taken (the same boot and PID namespace), never
+    by the host name alone."""
+    mine = controller_namespace()
+    if mine is None or holder.get("namespace") != mine or holder.get("controller") != socket.gethostname():
+        return False
+    if not holder.get("pid"):
         return False
     pid = int(holder["pid"])
     return _started(pid) is None or _run_id(pid) != holder.get("id")

@@ -17,7 +17,9 @@ description:
   - The lock file is opened without following a link and without blocking; anything but a regular file of root's
     at its path is refused, naming it.
   - Use it through its action plugin, which waits a bounded time for a busy lock and takes over a lock whose
-    holder was a run on the same controller that is no longer running (an interrupted run).
+    holder was a run on the same controller that is no longer running (an interrupted run). The same controller
+    is the same kernel boot and PID namespace, where the holder's process id names its process, not the same
+    host name (controllers in containers on one machine, or machines of one name, are others).
   - Tries once per call; the waiting is the action plugin's.
   - Never reports a change (the action plugin says C(changed=false)) since the lock is the run's own bookkeeping,
     not a change to what the host serves.
@@ -36,8 +38,8 @@ options:
   holder:
     description:
       - Who takes (or releases) the lock; its C(id) key identifies the run.
-      - By default this C(ansible-playbook) process, as the action plugin describes it (controller, process id, user,
-        start time); give it only to act for another run.
+      - By default this C(ansible-playbook) process, as the action plugin describes it (controller, its boot and
+        PID namespace, process id, user, start time); give it only to act for another run.
     type: dict
   timeout:
     description: Seconds to wait for a busy lock (the action plugin's).

@@ -28,7 +28,10 @@ site.yml with the inventory's values, which puts the host back as it was.
 """
 
 import ast
+import importlib.util
 import json
+import os
+import pathlib
 import shlex
 import socket
 import subprocess
@@ -90,6 +93,15 @@ def test_gunicorn_setting_that_kills_the_master_is_put_back(host, http):
     still_serves_after_restarts(host, http)
 
 
+def lock_action():
+    """The run lock's action plugin (plugins/action/run_lock.py), loaded from the checkout."""
+    path = pathlib.Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "plugins" / "action" / "run_lock.py"
+    spec = importlib.util.spec_from_file_location("run_lock_action", path)
+    action = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(action)
+    return action
+
+
 def plant_lock(host, holder):
     host.check_output(f"printf %s {shlex.quote(json.dumps(holder))} > {LOCK}")
 
@@ -110,11 +122,14 @@ def test_gunicorn_check_passes_whatever_folder_ansible_runs_in(host):
 
 
 def test_nginx_change_that_breaks_the_site_is_put_back(host, http):
-    # A run of this controller that is gone (Ctrl-C) left its lock.
+    # A run of this controller that is gone (Ctrl-C) left its lock: its
+    # process id of this boot and PID namespace, the action's own notion of
+    # "this controller" (as the run it starts here sees it).
     gone = subprocess.Popen(["true"])
     gone.wait()
     here = socket.gethostname()
-    plant_lock(host, {"id": f"{here}:{gone.pid}:1", "controller": here, "pid": gone.pid, "user": "me", "since": "earlier"})
+    plant_lock(host, {"id": f"{here}:{gone.pid}:1", "controller": here, "namespace": lock_action().controller_namespace(),
+                      "pid": gone.pid, "user": "me", "since": "earlier"})
     before, certificate = host.file(SITE).content_string, served_fingerprint(host)
     # The same run renews the certificate (tls_renew_days beyond its 90
     # days) before Nginx's change fails: the handler notified before the
