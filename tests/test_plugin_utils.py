@@ -2,18 +2,27 @@
 input checks (check_inputs) and the record of an unchanged host (converged)
 use to template each role option, and each variable it reads, once."""
 
-import importlib.util
 import pathlib
 
 import pytest
 from ansible.errors import AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("pydeploy_roles", ROOT / "plugins" / "plugin_utils" / "roles.py")
-roles = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(roles)
+# The checkout as the collection pydeploy.wsgi (collections/ansible_collections/pydeploy/wsgi -> the checkout).
+_AnsibleCollectionFinder(paths=[str(ROOT / "collections")])._install()
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import roles  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def template_cache(tmp_path, monkeypatch):
+    """The compiled templates kept between runs: a folder of the test's own,
+    empty at its start (plugin_utils/template_cache.py)."""
+    folder = tmp_path / "templates"
+    monkeypatch.setenv("PYDEPLOY_TEMPLATE_CACHE_DIR", str(folder))
+    return folder
 
 
 def variables():
@@ -127,17 +136,18 @@ def test_a_level_of_single_expressions_is_one_template_with_the_values_one_by_on
 
 
 def compiles(monkeypatch):
-    """A list that grows by one at each compile ansible-core makes."""
-    from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
+    """A list that grows by one at each template Jinja compiles (ansible-core's
+    own compiles and those templates_compiled_once makes)."""
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment  # noqa: PLC0415
 
     made = []
-    original = TemplateEngine._compile_template
+    original = AnsibleEnvironment.compile
 
-    def counted(self, template, options):
-        made.append(str(template))
-        return original(self, template, options)
+    def counted(self, source, *args, **kwargs):
+        made.append(str(source))
+        return original(self, source, *args, **kwargs)
 
-    monkeypatch.setattr(TemplateEngine, "_compile_template", counted)
+    monkeypatch.setattr(AnsibleEnvironment, "compile", counted)
     return made
 
 

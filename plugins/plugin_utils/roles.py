@@ -15,6 +15,7 @@ import re
 
 from ansible.errors import AnsibleError, AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.template import is_trusted_as_template, trust_as_template
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import template_cache
 
 COLLECTION = "pydeploy.wsgi."
 # This file is <collection>/plugins/plugin_utils/roles.py.
@@ -299,15 +300,17 @@ def templates_compiled_once():
     """Within, each distinct template is compiled once and its compiled form
     used again (ansible-core compiles a template at every use: checking many
     hosts in one task, the same checks and options, would compile each again
-    for every host). Only successful compiles are kept (an error is raised
-    as Ansible raises it, with the template's own origin), keyed by the
-    template's text, the templating options and the folder relative paths
-    start from; rendering is Ansible's, with each use's variables. Where
-    ansible-core has no such compile step (another version's internals),
-    nothing is kept and every template compiles as before."""
+    for every host), and the Python code Jinja made of it is kept for the
+    next run (plugin_utils/template_cache.py). Only successful compiles are
+    kept (an error is raised as Ansible raises it, with the template's own
+    origin), keyed by the template's text, the templating options and the
+    folder relative paths start from; rendering is Ansible's, with each use's
+    variables. Where ansible-core has no such compile step (another
+    version's internals), nothing is kept and every template compiles as
+    before."""
     try:
         from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
-        from ansible._internal._templating._jinja_bits import AnsibleTemplate  # noqa: PLC0415
+        from ansible._internal._templating._jinja_bits import AnsibleTemplate, _TemplateCompileContext  # noqa: PLC0415
     except ImportError:
         yield
         return
@@ -316,6 +319,29 @@ def templates_compiled_once():
         yield
         return
     compiled = {}
+    # Kept from run to run where ansible-core compiles as this code knows it.
+    known = all(hasattr(TemplateEngine, name) for name in ("_create_overlay", "_defer_jinja_compile_error"))
+    store = template_cache.Store() if known else None
+
+    def kept(self, template, options, key):
+        """As ansible-core's _compile_template, from the code a run before
+        made of the template (made and kept now if no run did); None where
+        Ansible compiles it itself (the template debugger). A compile error
+        is Ansible's: raised when the template is used, never kept."""
+        try:
+            stripped, env = self._create_overlay(template, options.overrides)
+            if getattr(env, "_debuggable_template_source", False):
+                return None
+            digest = template_cache.key(*key)
+            code = store.get(digest)
+            if code is None:
+                with _TemplateCompileContext(escape_backslashes=options.escape_backslashes):
+                    code = env.compile(stripped)
+                store.add(digest, code)
+            # What Jinja's from_string does with the code it compiled.
+            return env.template_class.from_code(env, code, env.make_globals(None), None)
+        except Exception as ex:  # noqa: BLE001 - as ansible-core: the error deferred to the template's use
+            return self._defer_jinja_compile_error(ex, template, False)
 
     def compile_template(self, template, options):
         try:
@@ -324,7 +350,7 @@ def templates_compiled_once():
         except TypeError:
             return original(self, template, options)
         if key not in compiled:
-            result = original(self, template, options)
+            result = (kept(self, template, options, key) if store is not None else None) or original(self, template, options)
             if not isinstance(result, AnsibleTemplate):
                 return result
             compiled[key] = result
@@ -335,6 +361,8 @@ def templates_compiled_once():
         yield
     finally:
         TemplateEngine._compile_template = original
+        if store is not None:
+            store.save()
 
 
 # The magic variables every host of the play has alike at a task, set by the
