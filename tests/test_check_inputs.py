@@ -10,12 +10,9 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from ansible_collections.pydeploy.wsgi.plugins.action import check_inputs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# The checkout as the collection pydeploy.wsgi (collections/ansible_collections/pydeploy/wsgi -> the checkout).
-_AnsibleCollectionFinder(paths=[str(ROOT / "collections")])._install()
-from ansible_collections.pydeploy.wsgi.plugins.action import check_inputs  # noqa: E402
 
 CHECKS_FILES = sorted([*ROOT.glob("roles/*/meta/checks.yml"), ROOT / "playbooks" / "checks" / "inputs.yml"])
 CHECKS = {

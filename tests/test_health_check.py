@@ -12,7 +12,6 @@ import http.server
 import importlib.util
 import json
 import pathlib
-import socket
 import socketserver
 import ssl
 import subprocess

@@ -7,7 +7,6 @@ import ast
 import importlib.util
 import pathlib
 import re
-import sys
 
 import pytest
 import yaml
@@ -41,9 +40,7 @@ def valid_args(name):
     if not path.exists():
         return None
     # The action plugins import the collection's plugin_utils by its
-    # collection name: the checkout's collections/ folder resolves it.
-    if str(ROOT / "collections") not in sys.path:
-        sys.path.insert(0, str(ROOT / "collections"))
+    # collection name, which tests/conftest.py resolves.
     spec = importlib.util.spec_from_file_location(f"action_{name}", path)
     action = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(action)

@@ -2,18 +2,11 @@
 input checks (check_inputs) and the record of an unchanged host (converged)
 use to template each role option, and each variable it reads, once."""
 
-import pathlib
-
 import pytest
 from ansible.errors import AnsibleTemplateError, AnsibleUndefinedVariable
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-# The checkout as the collection pydeploy.wsgi (collections/ansible_collections/pydeploy/wsgi -> the checkout).
-_AnsibleCollectionFinder(paths=[str(ROOT / "collections")])._install()
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import roles  # noqa: E402
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import roles
 
 
 @pytest.fixture(autouse=True)

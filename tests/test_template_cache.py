@@ -12,11 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import template_cache
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-_AnsibleCollectionFinder(paths=[str(ROOT / "collections")])._install()
-from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import template_cache  # noqa: E402
 
 # One process's renders within templates_compiled_once, as the actions make
 # them: each template for two hosts' variables; what each gave (or the error
