@@ -81,19 +81,23 @@ def test_a_later_run_compiles_none_of_the_kept_templates_and_renders_each_the_sa
     assert off["out"][10:12] == ["'True True'", "'False True'"], off["out"]
     assert off["out"][12].startswith("AnsibleUndefinedVariable: ") and "undefined_here" in off["out"][12], off["out"]
     assert off["out"][14].startswith("AnsibleTemplate") and ": Syntax error in template" in off["out"][14], off["out"]
-    # One file, the user's alone, named after the releases the code depends on.
-    (kept,) = (tmp_path / "templates").iterdir()
+    # A file a template, the user's alone, in a folder named after the
+    # releases the code depends on: 7 templates compiled (the broken one is not kept).
+    (releases,) = (tmp_path / "templates").iterdir()
+    assert releases.name.startswith(f"{sys.implementation.cache_tag}-ansible-core-") and "-jinja2-" in releases.name
+    files = [path for path in releases.rglob("*") if path.is_file()]
+    assert len(files) == 7 and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files), files
     assert stat.S_IMODE((tmp_path / "templates").stat().st_mode) == 0o700
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    assert kept.name.startswith(f"{sys.implementation.cache_tag}-ansible-core-") and "-jinja2-" in kept.name
+
+
+DIGEST = template_cache.key("{{ x }}", "options")
 
 
 def kept_file(folder):
     store = template_cache.Store(str(folder))
-    store.add("digest", compile("x = 1", "<template>", "exec"))
-    store.save()
-    assert template_cache.Store(str(folder)).get("digest") is not None
-    return pathlib.Path(store.path)
+    store.add(DIGEST, compile("x = 1", "<template>", "exec"))
+    assert template_cache.Store(str(folder)).get(DIGEST) is not None
+    return pathlib.Path(store._path(DIGEST))
 
 
 @pytest.mark.parametrize("how", ["writable by others", "another owner", "a link"])
@@ -109,15 +113,25 @@ def test_a_file_another_user_could_have_written_is_not_read_and_is_replaced(tmp_
         path.rename(target)
         path.symlink_to(target)
     store = template_cache.Store(str(folder))
-    assert store.get("digest") is None
-    store.add("other", compile("y = 2", "<template>", "exec"))
-    store.save()
+    assert store.get(DIGEST) is None
+    # Compiled again, and kept in a file of the user's alone, in place of it.
+    store.add(DIGEST, compile("y = 2", "<template>", "exec"))
     assert not path.is_symlink() and path.stat().st_uid == os.geteuid() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert template_cache.Store(str(folder)).get("other") is not None
+    assert template_cache.Store(str(folder)).get(DIGEST).co_names == ("y",)
+
+
+def test_a_folder_others_may_write_gets_no_file(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    store = template_cache.Store(str(folder))
+    store.add(DIGEST, compile("x = 1", "<template>", "exec"))
+    assert store.get(DIGEST) is None
+    assert not [path for path in folder.rglob("*") if path.is_file()]
 
 
 def test_a_damaged_file_is_compiled_anew(tmp_path):
     folder = tmp_path / "templates"
     path = kept_file(folder)
     path.write_bytes(path.read_bytes()[:40])
-    assert template_cache.Store(str(folder)).get("digest") is None
+    assert template_cache.Store(str(folder)).get(DIGEST) is None

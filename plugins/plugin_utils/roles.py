@@ -323,7 +323,7 @@ def templates_compiled_once():
     known = all(hasattr(TemplateEngine, name) for name in ("_create_overlay", "_defer_jinja_compile_error"))
     store = template_cache.Store() if known else None
 
-    def kept(self, template, options, key):
+    def kept(self, template, options):
         """As ansible-core's _compile_template, from the code a run before
         made of the template (made and kept now if no run did); None where
         Ansible compiles it itself (the template debugger). A compile error
@@ -332,7 +332,8 @@ def templates_compiled_once():
             stripped, env = self._create_overlay(template, options.overrides)
             if getattr(env, "_debuggable_template_source", False):
                 return None
-            digest = template_cache.key(*key)
+            # The code is the text's and the options' alone (the folder is read when it renders).
+            digest = template_cache.key(str(template), options)
             code = store.get(digest)
             if code is None:
                 with _TemplateCompileContext(escape_backslashes=options.escape_backslashes):
@@ -350,7 +351,7 @@ def templates_compiled_once():
         except TypeError:
             return original(self, template, options)
         if key not in compiled:
-            result = (kept(self, template, options, key) if store is not None else None) or original(self, template, options)
+            result = (kept(self, template, options) if store is not None else None) or original(self, template, options)
             if not isinstance(result, AnsibleTemplate):
                 return result
             compiled[key] = result
@@ -361,8 +362,6 @@ def templates_compiled_once():
         yield
     finally:
         TemplateEngine._compile_template = original
-        if store is not None:
-            store.save()
 
 
 # The magic variables every host of the play has alike at a task, set by the

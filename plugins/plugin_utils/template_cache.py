@@ -7,22 +7,21 @@ pydeploy.wsgi.converged, through roles.templates_compiled_once).
 ansible-core compiles a template at every use and keeps nothing from one
 process to the next: the input checks of every run compiled the same 130 to
 190 templates again, 0.3-0.6 s of CPU a run (docs/docsite/rst/benchmarks.rst).
-Here the Python code Jinja makes of a template is kept in one file a user,
-Python, ansible-core and Jinja release, as Jinja's own bytecode cache keeps
-it for templates loaded from files, keyed by a digest of the template's text,
-its compile options and its folder. Rendering is Ansible's, as before; a
-template that does not compile is compiled by Ansible again, to fail as
-Ansible fails. What the code depends on beyond the key (the filters and tests
-a template names are looked up when it renders, as Jinja's code does) is the
-releases the file is named after.
+Here the Python code Jinja makes of a template is kept, as Jinja's own
+bytecode cache keeps it for templates loaded from files: a small file a
+template, named by a digest of its text and compile options, in a folder a
+Python, ansible-core and Jinja release (the code is theirs: the filters and
+tests a template names are looked up when it renders, as Jinja's code does).
+A run reads the files of the templates it compiles, and no others.
+Rendering is Ansible's, as before; a template that does not compile is
+compiled by Ansible again, to fail as Ansible fails.
 
-The file is in PYDEPLOY_TEMPLATE_CACHE_DIR (default
+The folders are in PYDEPLOY_TEMPLATE_CACHE_DIR (default
 $XDG_CACHE_HOME/pydeploy.wsgi/templates, or ~/.cache/...; empty: no cache),
-a folder of the user's alone (0700). A file that is a link, not the user's, or
-writable by anyone else is not read (its code would run): it is replaced.
-Two runs that add templates at once each replace the file whole (written
-aside, then renamed): the last one's is kept, the other's compiled again the
-next time.
+the user's alone (0700). A file that is a link, not the user's, or writable
+by anyone else is not read (its code would run): it is replaced. Two runs
+that keep one template at once each write a file aside and rename it over
+the other: either is whole.
 """
 
 from __future__ import annotations
@@ -34,10 +33,7 @@ import stat
 import sys
 import tempfile
 
-# A file beyond this (a cache that kept growing with templates of many
-# checkouts) is started anew.
-MAX_ENTRIES = 20000
-_MAGIC = b"pydeploy.wsgi templates 1\n"
+_MAGIC = b"pydeploy.wsgi template 1\n"
 
 
 def _releases():
@@ -57,70 +53,71 @@ def folder():
 
 
 def key(*parts):
-    """The digest a template is kept under: its text, options and folder."""
+    """The digest a template is kept under: its text and compile options."""
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _own_folder(path):
+    """Whether path is a folder of this user's that no one else may write."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
 class Store:
-    """The kept code of one file: get() and add(), then save() once."""
+    """The kept code of this Python, ansible-core and Jinja: get() a
+    template's, add() one compiled now."""
 
     def __init__(self, directory=None):
-        self.directory = folder() if directory is None else directory
-        self.path = os.path.join(self.directory, _releases() + ".marshal") if self.directory else None
-        self.entries = {}
-        self.new = {}
-        if self.path:
-            self.entries = self._read()
+        base = folder() if directory is None else directory
+        self.base = base or None
+        self.directory = os.path.join(base, _releases()) if base else None
 
-    def _read(self):
-        try:
-            descriptor = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return {}
-        try:
-            info = os.fstat(descriptor)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-                return {}
-            with os.fdopen(descriptor, "rb") as handle:
-                descriptor = None
-                data = handle.read()
-        finally:
-            if descriptor is not None:
-                os.close(descriptor)
-        if not data.startswith(_MAGIC):
-            return {}
-        try:
-            entries = marshal.loads(data[len(_MAGIC):])
-        except (EOFError, ValueError, TypeError):
-            return {}
-        return entries if isinstance(entries, dict) else {}
+    def _path(self, digest):
+        return os.path.join(self.directory, digest[:2], digest[2:])
 
     def get(self, digest):
-        return self.entries.get(digest)
+        """The code kept under digest, or None (none kept, or not safe to run)."""
+        if not self.directory:
+            return None
+        try:
+            descriptor = os.open(self._path(digest), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                return None
+            data = handle.read()
+        if not data.startswith(_MAGIC):
+            return None
+        try:
+            code = marshal.loads(data[len(_MAGIC):])
+        except (EOFError, ValueError, TypeError):
+            return None
+        return code if hasattr(code, "co_code") else None
 
     def add(self, digest, code):
-        if self.path:
-            self.entries[digest] = self.new[digest] = code
-
-    def save(self):
-        """Writes the file if templates were added; a cache that cannot be
-        written is no error (the next run compiles again)."""
-        if not self.new or not self.path:
+        """Keeps code under digest; a cache that cannot be written is no
+        error (the next run compiles again)."""
+        if not self.directory:
             return
-        entries = self.entries if len(self.entries) <= MAX_ENTRIES else self.new
+        shard = os.path.dirname(self._path(digest))
         try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            info = os.lstat(self.directory)
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            for path in (self.base, self.directory, shard):
+                os.makedirs(path, mode=0o700, exist_ok=True)
+            # Every folder on the way the user's alone: a file in another's is not written.
+            if not all(_own_folder(path) for path in (self.base, self.directory, shard)):
                 return
-            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".templates-")
+            descriptor, temporary = tempfile.mkstemp(dir=shard, prefix=".new-")
             try:
                 with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(_MAGIC + marshal.dumps(entries))
-                os.replace(temporary, self.path)
+                    handle.write(_MAGIC + marshal.dumps(code))
+                os.replace(temporary, self._path(digest))
             except BaseException:
                 os.unlink(temporary)
                 raise
         except (OSError, ValueError):
             return
-        self.new = {}
