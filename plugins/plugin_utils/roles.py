@@ -303,11 +303,11 @@ def templates_compiled_once():
     for every host), and the Python code Jinja made of it is kept for the
     next run (plugin_utils/template_cache.py). Only successful compiles are
     kept (an error is raised as Ansible raises it, with the template's own
-    origin), keyed by the template's text, the templating options and the
-    folder relative paths start from; rendering is Ansible's, with each use's
-    variables. Where ansible-core has no such compile step (another
-    version's internals), nothing is kept and every template compiles as
-    before."""
+    origin), keyed by the template's text and the templating options (in
+    this process also by the folder relative paths start from); rendering is
+    Ansible's, with each use's variables. Where ansible-core has no such
+    compile step (another version's internals), nothing is kept and every
+    template compiles as before."""
     try:
         from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
         from ansible._internal._templating._jinja_bits import AnsibleTemplate, _TemplateCompileContext  # noqa: PLC0415
