@@ -4,7 +4,6 @@ a world-writable folder. Each case runs the real module, as Ansible would on
 a host, in a folder of root's in /run.
 """
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -15,6 +14,8 @@ import sys
 import uuid
 
 import pytest
+# The action plugin: who this run is, which holder is gone (tests/conftest.py makes the checkout the collection).
+from ansible_collections.pydeploy.wsgi.plugins.action import run_lock as action
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODULE = ROOT / "plugins" / "modules" / "run_lock.py"
@@ -142,14 +143,6 @@ def test_a_task_takes_over_the_lock_of_a_run_it_names_as_gone(lock_dir, tmp_path
     assert json.loads(path.read_text())["id"] != gone["id"]
 
 
-def _action():
-    """The action plugin's module (who this run is, which holder is gone)."""
-    spec = importlib.util.spec_from_file_location("run_lock_action", ROOT / "plugins" / "action" / "run_lock.py")
-    action = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(action)
-    return action
-
-
 def _ended_pid():
     """A process id that named a process of this namespace, now ended."""
     ended = subprocess.Popen(["true"])
@@ -158,7 +151,6 @@ def _ended_pid():
 
 
 def test_a_gone_run_of_this_controller_is_known_gone_and_a_live_one_is_not():
-    action = _action()
     here, mine = socket.gethostname(), action.controller_namespace()
     assert mine and mine.count(":") == 1, mine
     pid = _ended_pid()
@@ -176,7 +168,6 @@ def test_a_run_of_another_pid_namespace_with_the_same_host_name_is_not_taken_for
     # machine of the same name): its process ids name other processes here,
     # or none. Its live run was taken for gone, and its lock taken over
     # while it deployed (two runs then built one release at once).
-    action = _action()
     here = socket.gethostname()
     number = _ended_pid() if pid == "ended" else os.getpid()
     namespace = "6c1f0d52-3a8e-4f0b-9a51-2f0d4c7e9b11:4026532999"
