@@ -106,6 +106,11 @@ ensure_venv() {
     *) export PATH="$venv/bin:$PATH" ;;
   esac
   export ANSIBLE_CONFIG="$PYDEPLOY_ROOT/ansible.cfg"
+  # The compiled templates the runs keep (plugins/plugin_utils/template_cache.py;
+  # every template of the test bed's strategy, mitogen_linear_cached) in the
+  # checkout's cache, as Mitogen's answers (.cache/mitogen): a fresh clone
+  # compiles what its own runs use first, as a new user's first run does.
+  export PYDEPLOY_TEMPLATE_CACHE_DIR="${PYDEPLOY_TEMPLATE_CACHE_DIR-$PYDEPLOY_ROOT/.cache/templates}"
 }
 
 mitogen_strategy_env() {

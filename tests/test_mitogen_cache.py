@@ -1,13 +1,17 @@
 """The test bed's strategy, molecule/_shared/strategy_plugins/mitogen_linear_cached.py:
 Mitogen's minified sources and module scans kept on disk across runs give
 the answers Mitogen gives, and a scan is made again when a file it found
-changes."""
+changes; the templates a run and its workers compile are kept for the next
+run, which renders them the same without compiling them."""
 
 import gc
 import importlib.util
 import inspect
+import json
 import os
 import pathlib
+import subprocess
+import sys
 
 import mitogen.core
 import mitogen.minify
@@ -22,9 +26,13 @@ def cached(tmp_path, monkeypatch):
     """The plugin loaded with its cache in tmp_path; what it replaces in
     Mitogen put back afterwards."""
     import ansible_mitogen.module_finder  # noqa: PLC0415
+    from ansible._internal._templating._engine import TemplateEngine  # noqa: PLC0415
 
     monkeypatch.setattr(mitogen.minify, "minimize_source", mitogen.minify.minimize_source)
     monkeypatch.setattr(ansible_mitogen.module_finder, "scan", ansible_mitogen.module_finder.scan)
+    # The plugin compiles every template through the kept code from then on: not the other tests'.
+    monkeypatch.setattr(TemplateEngine, "_compile_template", TemplateEngine._compile_template)
+    monkeypatch.setenv("PYDEPLOY_TEMPLATE_CACHE_DIR", str(tmp_path / "templates"))
     monkeypatch.setenv("PYDEPLOY_MITOGEN_CACHE", str(tmp_path / "cache"))
     spec = importlib.util.spec_from_file_location("mitogen_linear_cached", PLUGIN)
     plugin = importlib.util.module_from_spec(spec)
@@ -114,3 +122,62 @@ def test_a_forked_worker_leaves_what_it_inherited_out_of_its_collections(cached)
     os.close(read)
     assert frozen_in_child > 10000, frozen_in_child
     assert gc.get_freeze_count() == 0
+
+
+# One run's process: the plugin loaded as the strategy's process loads it,
+# a template rendered there, then two in a fork of it (a task's worker): one
+# new, one the process rendered before. What each gave, and how many
+# templates Jinja compiled in each.
+RUN = r"""
+import importlib.util, json, os, sys
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=[sys.argv[1]])._install()
+from ansible._internal._templating._jinja_bits import AnsibleEnvironment
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+made = []
+original = AnsibleEnvironment.compile
+def counted(self, source, *args, **kwargs):
+    made.append(1)
+    return original(self, source, *args, **kwargs)
+AnsibleEnvironment.compile = counted
+
+spec = importlib.util.spec_from_file_location("mitogen_linear_cached", sys.argv[2])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+def render(text, **variables):
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(text))
+
+NAMES = "{{ names | map('upper') | join(',') }}"
+main = [render(NAMES, names=["alpha", "bravo"])]
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    before = len(made)
+    out = [render("{{ (port | int + 1) ~ ' ' ~ names | length }}", port="79", names=["x"]), render(NAMES, names=["charlie"])]
+    os.write(write, json.dumps({"out": out, "compiled": len(made) - before}).encode())
+    os._exit(0)
+os.close(write)
+os.waitpid(pid, 0)
+print(json.dumps({"main": {"out": main, "compiled": len(made)}, "worker": json.loads(os.read(read, 65536))}))
+"""
+
+
+def strategy_run(tmp_path):
+    env = dict(os.environ, PYDEPLOY_MITOGEN_CACHE=str(tmp_path / "mitogen"), PYDEPLOY_TEMPLATE_CACHE_DIR=str(tmp_path / "templates"))
+    result = subprocess.run([sys.executable, "-c", RUN, str(ROOT / "collections"), str(PLUGIN)], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_the_templates_a_run_and_its_workers_compile_are_kept_for_the_next_run(tmp_path):
+    first = strategy_run(tmp_path)
+    # Compiled once each: the worker's second template is the one its
+    # process compiled before the fork.
+    assert first == {"main": {"out": ["ALPHA,BRAVO"], "compiled": 1}, "worker": {"out": ["80 1", "CHARLIE"], "compiled": 1}}, first
+    assert len(list((tmp_path / "templates").rglob("*/*/*"))) == 2
+    # The next run compiles none, and renders each the same.
+    later = strategy_run(tmp_path)
+    assert later == {"main": {"out": ["ALPHA,BRAVO"], "compiled": 0}, "worker": {"out": ["80 1", "CHARLIE"], "compiled": 0}}, later

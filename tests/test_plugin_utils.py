@@ -214,3 +214,19 @@ def test_a_checks_file_s_ranges_come_first_and_keep_its_checks():
     made = roles._with_ranges(checks, "test")
     assert [check["msg"] for check in made["checks"]] == ["x_a must be at least 1 (got {{ x_a }})", "m"]
     assert made["vars"] == {"v": 1} and "ranges" not in made and "ranges" in checks
+
+
+def test_one_template_text_includes_from_the_folders_of_each_use(tmp_path):
+    # The template action renders a file's text with the file's folders as
+    # the search path: two files of one text, in two folders, include each
+    # their folder's part, once compiled as when compiled at every use.
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part.j2").write_text(f"{name} {{{{ value }}}}")
+    text = trust_as_template("[{% include 'part.j2' %}]")
+    with roles.templates_compiled_once():
+        got = [
+            Templar(loader=DataLoader(), variables={"value": index}).copy_with_new_env(searchpath=[str(tmp_path / name)]).template(text)
+            for index, name in enumerate(("one", "two", "one"))
+        ]
+    assert got == ["[one 0]", "[two 1]", "[one 2]"]

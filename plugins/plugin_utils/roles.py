@@ -304,7 +304,7 @@ def templates_compiled_once():
     next run (plugin_utils/template_cache.py). Only successful compiles are
     kept (an error is raised as Ansible raises it, with the template's own
     origin), keyed by the template's text and the templating options (in
-    this process also by the folder relative paths start from); rendering is
+    this process also by the folders an include or import is looked up in); rendering is
     Ansible's, with each use's variables. Where ansible-core has no such
     compile step (another version's internals), nothing is kept and every
     template compiles as before."""
@@ -346,7 +346,10 @@ def templates_compiled_once():
 
     def compile_template(self, template, options):
         try:
-            key = (str(template), options, self.basedir)
+            # The folders an include or import in the template is looked up
+            # in are the environment's (a template action's own, or basedir).
+            searchpath = getattr(getattr(self.environment, "loader", None), "searchpath", None)
+            key = (str(template), options, self.basedir, tuple(searchpath or ()))
             hash(key)
         except TypeError:
             return original(self, template, options)
