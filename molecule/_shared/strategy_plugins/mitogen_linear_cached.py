@@ -33,17 +33,17 @@ its own objects only. Side by side on the default scenario's converged host
 average (three pairs), a tag run in check mode 6.26 against 6.44 (four).
 
 (4) Each task's worker compiled every template of the task anew (Jinja's
-parse and code generation, ansible-core keeping nothing between processes):
-a third of a worker's CPU in a run of every task. From this process on, every
+parse and code generation, ansible-core keeping nothing between processes),
+in each of some 150 workers of a run of every task. From this process on, every
 template is compiled the way the collection's input checks compile theirs
 (plugin_utils/roles.py, templates_compiled_once): the code Jinja makes of a
 template kept on disk (PYDEPLOY_TEMPLATE_CACHE_DIR: scripts/lib.sh gives the
 test bed .cache/templates) and rendered by Ansible as before; a template that
 does not compile is left to Ansible, to fail as it fails. The workers inherit
 it with the fork. Side by side on the default scenario's converged host
-(alternating, the run's controller CPU seconds): a run of every task 11.8
-against 15.3 on average (three pairs), a tag run in check mode 3.8 against
-4.6.
+(alternating, the run's controller CPU seconds): a run of every task 12.4
+against 13.8 on average (nine pairs: 11.0-14.0 against 12.0-15.7), a tag run
+in check mode 4.0 against 4.6 (three pairs, as noisy).
 
 The benchmarks (bench/) and users run Mitogen's own strategy, unchanged.
 """
