@@ -16,6 +16,7 @@ import sys
 import mitogen.core
 import mitogen.minify
 import pytest
+from conftest import COUNTING_PROCESS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "molecule" / "_shared" / "strategy_plugins" / "mitogen_linear_cached.py"
@@ -128,21 +129,7 @@ def test_a_forked_worker_leaves_what_it_inherited_out_of_its_collections(cached)
 # a template rendered there, then two in a fork of it (a task's worker): one
 # new, one the process rendered before. What each gave, and how many
 # templates Jinja compiled in each.
-RUN = r"""
-import importlib.util, json, os, sys
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-_AnsibleCollectionFinder(paths=[sys.argv[1]])._install()
-from ansible._internal._templating._jinja_bits import AnsibleEnvironment
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
-
-made = []
-original = AnsibleEnvironment.compile
-def counted(self, source, *args, **kwargs):
-    made.append(1)
-    return original(self, source, *args, **kwargs)
-AnsibleEnvironment.compile = counted
-
+RUN = COUNTING_PROCESS + r"""
 spec = importlib.util.spec_from_file_location("mitogen_linear_cached", sys.argv[2])
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
 

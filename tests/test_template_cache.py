@@ -13,28 +13,15 @@ import sys
 
 import pytest
 from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import template_cache
+from conftest import COUNTING_PROCESS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # One process's renders within templates_compiled_once, as the actions make
 # them: each template for two hosts' variables; what each gave (or the error
 # it raised), and how many templates Jinja compiled.
-RENDER = r"""
-import json, sys
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-_AnsibleCollectionFinder(paths=[sys.argv[1]])._install()
-from ansible._internal._templating._jinja_bits import AnsibleEnvironment
-from ansible.errors import AnsibleError
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+RENDER = COUNTING_PROCESS + r"""
 from ansible_collections.pydeploy.wsgi.plugins.plugin_utils import roles
-
-made = []
-original = AnsibleEnvironment.compile
-def counted(self, source, *args, **kwargs):
-    made.append(1)
-    return original(self, source, *args, **kwargs)
-AnsibleEnvironment.compile = counted
 
 TEMPLATES = [
     "{{ names | map('upper') | join(',') }}:{{ port }}",
